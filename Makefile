@@ -1,0 +1,47 @@
+# The interface: `make run` and `make test` work on a fresh machine with python3.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint migrations-check bench serve migrate static clean
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+migrate: $(VENV)/.runtime
+	$(MANAGE) migrate
+
+static: $(VENV)/.runtime
+	$(MANAGE) collectstatic --noinput -v0
+
+run: migrate static
+	$(MANAGE) ensure_admin
+	@echo "ADT admin on http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(MANAGE) runserver $(HOST):$(PORT)
+
+serve: migrate static
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+
+migrations-check: $(VENV)/.runtime
+	ADT_HOME=$$(mktemp -d) $(MANAGE) makemigrations --check --dry-run
+
+test: $(VENV)/.dev lint migrations-check
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) staticfiles

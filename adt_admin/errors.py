@@ -1,0 +1,23 @@
+"""Errors the domain modules raise for bad input or an impossible state change.
+
+Commands turn them into a one-line message and their exit status; views into
+an HTTP error or a message.
+"""
+
+
+class ADTError(Exception):
+    exit_code = 1
+
+
+class NotFound(ADTError):
+    pass
+
+
+class InvalidInput(ADTError):
+    pass
+
+
+class Conflict(ADTError):
+    """The change does not fit the current state (wrong status, not the holder)."""
+
+    exit_code = 4

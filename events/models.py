@@ -1,0 +1,110 @@
+"""Events (the seed's pub/sub) and agent run history (logs.db)."""
+
+from django.db import models
+from django.utils import timezone
+
+from adt_admin.expressions import CurrentTimestamp
+
+
+class Level(models.TextChoices):
+    DEBUG = "debug"
+    INFO = "info"
+    WARN = "warn"
+    ERROR = "error"
+
+
+class EventQuerySet(models.QuerySet):
+    def after(self, last_seen):
+        """The seed's subscriber cursor: events WHERE id > last_seen."""
+        return self.filter(id__gt=last_seen).order_by("id")
+
+    def for_task(self, task_id):
+        return self.filter(task_id=task_id)
+
+
+class Event(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    timestamp = models.DateTimeField(null=True, default=timezone.now, db_default=CurrentTimestamp())
+    type = models.TextField()
+    project = models.TextField(null=True, blank=True)
+    agent = models.TextField(null=True, blank=True)
+    task_id = models.TextField(null=True, blank=True)
+    data = models.JSONField(null=True, blank=True)
+    level = models.TextField(
+        choices=Level.choices, null=True, default=Level.INFO, db_default=Level.INFO
+    )
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        db_table = "events"
+        indexes = [
+            models.Index(fields=["timestamp"], name="idx_events_time"),
+            models.Index(fields=["project"], name="idx_events_project"),
+            models.Index(fields=["type"], name="idx_events_type"),
+        ]
+
+    def __str__(self):
+        return f"#{self.id} {self.type}"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    ERROR = "error"
+    STOPPED = "stopped"
+
+
+class AgentRun(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    project = models.TextField()
+    provider = models.TextField(null=True, blank=True)
+    task = models.TextField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    status = models.TextField(choices=RunStatus.choices, null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+    log_path = models.TextField(null=True, blank=True)
+
+    class Meta:
+        db_table = "agent_runs"
+        indexes = [
+            models.Index(fields=["project"], name="idx_runs_project"),
+            models.Index(fields=["started_at"], name="idx_runs_time"),
+        ]
+
+    def __str__(self):
+        return f"run {self.id} ({self.project})"
+
+
+class OutboxEvent(models.Model):
+    """An event waiting in another database for its copy into `events`.
+
+    main.db and tasks.db cannot commit together with logs.db, so a change
+    there writes its event to that database's outbox in its own transaction;
+    events.feed.relay() then copies it here exactly once.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now)
+    type = models.TextField()
+    project = models.TextField(null=True)
+    agent = models.TextField(null=True)
+    task_id = models.TextField(null=True)
+    data = models.JSONField(null=True)
+    level = models.TextField(default=Level.INFO)
+
+    class Meta:
+        abstract = True
+
+
+class RelayReceipt(models.Model):
+    """One row per outbox event already copied into `events`, so a relay
+    interrupted after its commit here never copies the same event twice.
+    The key is "<database alias>:<outbox id>"."""
+
+    key = models.TextField(primary_key=True)
+    relayed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "event_relay_receipts"

@@ -1,0 +1,18 @@
+from adt_admin.cli import ADTCommand, json_argument, task_dict, task_line
+from tasks import queue
+from tasks.models import Priority
+
+
+class Command(ADTCommand):
+    help = "Add a task to the queue and print it."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--project", required=True)
+        parser.add_argument("--description", required=True)
+        parser.add_argument("--priority", default=Priority.NORMAL, choices=Priority.values)
+        parser.add_argument("--metadata", help="A JSON value kept with the task.")
+
+    def handle(self, *args, **options):
+        metadata = json_argument(options["metadata"], "--metadata")
+        task = queue.enqueue(options["project"], options["description"], options["priority"], metadata)
+        self.emit(task_dict(task), f"added {task_line(task)}")

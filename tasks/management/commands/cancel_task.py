@@ -1,0 +1,13 @@
+from adt_admin.cli import ADTCommand, task_dict, task_line
+from tasks import queue
+
+
+class Command(ADTCommand):
+    help = "Cancel a pending or in-progress task."
+
+    def add_arguments(self, parser):
+        parser.add_argument("task_id")
+
+    def handle(self, *args, **options):
+        task = queue.cancel(options["task_id"], by="cli")
+        self.emit(task_dict(task), f"cancelled {task_line(task)}")

@@ -1,0 +1,34 @@
+import sys
+import time
+
+from adt_admin.cli import ADTCommand, task_dict, task_line
+from tasks import queue
+
+NOTHING_PENDING = 3
+
+
+class Command(ADTCommand):
+    help = (
+        "Claim the next pending task of the agent's project (or of --project) and print it. "
+        f"Exits with status {NOTHING_PENDING} and prints nothing when no task is pending."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--agent", required=True)
+        parser.add_argument("--project", help="Claim from this project instead of the agent's own.")
+        parser.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="Keep polling this long for a task.")
+
+    def handle(self, *args, **options):
+        agent, project = options["agent"], options["project"] or options["agent"]
+        deadline = time.monotonic() + max(0.0, options["wait"])
+        delay = 0.05
+        while True:
+            task = queue.claim(agent, project)
+            if task is not None:
+                self.emit(task_dict(task), [f"claimed {task_line(task)}"])
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                sys.exit(NOTHING_PENDING)
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 1.0)

@@ -1,0 +1,17 @@
+from adt_admin.cli import ADTCommand, datetime_argument, task_dict, task_line
+from tasks import queue
+
+
+class Command(ADTCommand):
+    help = "Mark a task completed. Only the agent holding it may."
+
+    def add_arguments(self, parser):
+        parser.add_argument("task_id")
+        parser.add_argument("--agent", required=True)
+        parser.add_argument("--result")
+        parser.add_argument("--lease", help="The lease printed by claim_task: refuse if the task was claimed again since.")
+
+    def handle(self, *args, **options):
+        lease = datetime_argument(options["lease"], "--lease")
+        task = queue.complete(options["task_id"], options["agent"], options["result"], lease=lease)
+        self.emit(task_dict(task), f"completed {task_line(task)}")

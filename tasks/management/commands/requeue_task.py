@@ -1,0 +1,13 @@
+from adt_admin.cli import ADTCommand, task_dict, task_line
+from tasks import queue
+
+
+class Command(ADTCommand):
+    help = "Take an in-progress task from its agent and put it back in the queue."
+
+    def add_arguments(self, parser):
+        parser.add_argument("task_id")
+
+    def handle(self, *args, **options):
+        task = queue.requeue(options["task_id"], by="cli")
+        self.emit(task_dict(task), f"requeued {task_line(task)}")

@@ -1,0 +1,15 @@
+from adt_admin.cli import ADTCommand, task_dict, task_line
+from tasks import queue
+from tasks.models import Priority
+
+
+class Command(ADTCommand):
+    help = "Change a task's priority."
+
+    def add_arguments(self, parser):
+        parser.add_argument("task_id")
+        parser.add_argument("priority", choices=Priority.values)
+
+    def handle(self, *args, **options):
+        task = queue.reprioritize(options["task_id"], options["priority"], by="cli")
+        self.emit(task_dict(task), f"reprioritized {task_line(task)}")

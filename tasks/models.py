@@ -1,0 +1,119 @@
+"""The task queue (tasks.db)."""
+
+import uuid
+
+from django.db import models
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from adt_admin.expressions import CurrentTimestamp
+from events.models import OutboxEvent
+
+
+class Priority(models.TextChoices):
+    URGENT = "urgent"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class Status(models.TextChoices):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+# Claim order: urgent first, then high, normal, low. Written as literal SQL,
+# not as Case/When, because SQLite only uses an index on an expression when
+# the query spells the same expression, and Case/When would bind the
+# priorities as parameters.
+PRIORITY_RANK_SQL = (
+    "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 "
+    "WHEN 'normal' THEN 2 WHEN 'low' THEN 3 ELSE 4 END"
+)
+
+
+def priority_rank():
+    return RawSQL(PRIORITY_RANK_SQL, (), output_field=models.IntegerField())
+
+
+def new_task_id():
+    return uuid.uuid4().hex[:16]
+
+
+class TaskQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(status=Status.PENDING)
+
+    def in_progress(self):
+        return self.filter(status=Status.IN_PROGRESS)
+
+    def for_project(self, project):
+        return self.filter(project=project) if project else self
+
+    def held_by(self, agent):
+        return self.filter(status=Status.IN_PROGRESS, assigned_to=agent)
+
+    def in_claim_order(self):
+        return self.order_by(priority_rank(), "created_at")
+
+
+class Task(models.Model):
+    id = models.TextField(primary_key=True, default=new_task_id)
+    # Names a row of main.db's projects: another file, so checked in code.
+    project = models.TextField()
+    description = models.TextField()
+    priority = models.TextField(
+        choices=Priority.choices, null=True, default=Priority.NORMAL, db_default=Priority.NORMAL
+    )
+    status = models.TextField(
+        choices=Status.choices, null=True, default=Status.PENDING, db_default=Status.PENDING
+    )
+    assigned_to = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(null=True, default=timezone.now, db_default=CurrentTimestamp())
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    result = models.TextField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+    retry_count = models.IntegerField(null=True, default=0, db_default=0)
+    metadata = models.JSONField(null=True, blank=True)
+
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        db_table = "tasks"
+        indexes = [
+            models.Index(fields=["status"], name="idx_tasks_status"),
+            models.Index(fields=["project"], name="idx_tasks_project"),
+            models.Index(fields=["created_at"], name="idx_tasks_created"),
+            # queue.claim() without a project: WHERE status=… ORDER BY rank, created_at.
+            models.Index(
+                models.F("status"), priority_rank(), models.F("created_at"), name="idx_tasks_claim"
+            ),
+            # queue.claim() for one project (what claim_task does by default).
+            models.Index(
+                models.F("project"),
+                models.F("status"),
+                priority_rank(),
+                models.F("created_at"),
+                name="idx_tasks_project_claim",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.id} {self.description[:60]}"
+
+    @property
+    def is_finished(self):
+        return self.status in FINISHED
+
+
+class Outbox(OutboxEvent):
+    """Events of task changes, committed with the change (see events.feed.relay)."""
+
+    class Meta:
+        db_table = "task_event_outbox"

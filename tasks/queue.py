@@ -1,0 +1,289 @@
+"""The task queue: every change of a task's state, and the event it writes.
+
+Commands, views and the admin all call these functions; nothing else changes
+a task. Each change commits together with its event in tasks.db's outbox,
+then the event is copied to logs.db (see relay()), so a process killed at any
+moment loses no event and duplicates none.
+"""
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
+
+from adt_admin.errors import Conflict, InvalidInput, NotFound
+from events import feed
+from projects.models import Agent, AgentStatus, Project
+from tasks.models import PRIORITY_RANK_SQL, Outbox, Priority, Status, Task
+
+TASKS = "tasks"
+
+
+# Reading ------------------------------------------------------------------
+
+
+def get(task_id):
+    try:
+        return Task.objects.get(pk=task_id)
+    except Task.DoesNotExist:
+        raise NotFound(f"no task with id {task_id!r}") from None
+
+
+def max_retries(project):
+    """The project's `max_retries` from projects.config, else the setting."""
+    config = Project.objects.filter(pk=project).values_list("config", flat=True).first()
+    value = config.get("max_retries") if isinstance(config, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return settings.ADT_MAX_RETRIES
+
+
+# Validation ---------------------------------------------------------------
+
+
+def check_priority(priority):
+    if priority not in Priority.values:
+        raise InvalidInput(
+            f"unknown priority {priority!r} (choose from {', '.join(Priority.values)})"
+        )
+    return priority
+
+
+def check_project(name):
+    if not name or not Project.objects.filter(pk=name).exists():
+        raise NotFound(f"unknown project {name!r} (register it with register_project)")
+    return name
+
+
+def check_agent(name):
+    if not name or not Agent.objects.filter(pk=name).exists():
+        raise NotFound(f"unknown agent {name!r} (agents are created by register_project)")
+    return name
+
+
+# Changes ------------------------------------------------------------------
+
+
+def enqueue(project, description, priority=Priority.NORMAL, metadata=None):
+    check_project(project)
+    check_priority(priority)
+    if not description or not description.strip():
+        raise InvalidInput("a task needs a description")
+    with transaction.atomic(using=TASKS):
+        task = Task.objects.create(
+            project=project, description=description, priority=priority, metadata=metadata
+        )
+        events = [_event("task.created", task, data={"priority": priority})]
+    relay(events)
+    return task
+
+
+def claim(agent, project=None):
+    """Give `agent` the next pending task (of `project` when given), or None.
+
+    One UPDATE … WHERE id = (SELECT the first pending in claim order) …
+    RETURNING, so two claimers can never take the same task. The subquery
+    reads idx_tasks_claim / idx_tasks_project_claim in order: its cost does
+    not grow with the queue.
+    """
+    check_agent(agent)
+    if project is not None:
+        check_project(project)
+    now = timezone.now()
+    connection = connections[TASKS]
+    with transaction.atomic(using=TASKS):
+        tasks = list(
+            Task.objects.db_manager(TASKS).raw(
+                _claim_sql(connection, project),
+                [agent, connection.ops.adapt_datetimefield_value(now)]
+                + ([project] if project else []),
+            )
+        )
+        task = tasks[0] if tasks else None
+        events = [_event("task.claimed", task, agent=agent)] if task else []
+    relay(events)
+    # A claim is also a heartbeat.
+    Agent.objects.filter(pk=agent).beat(status=AgentStatus.WORKING if task else None, now=now)
+    return task
+
+
+def _claim_sql(connection, project):
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in Task._meta.concrete_fields)
+    where = "status = 'pending'" + (" AND project = %s" if project else "")
+    # PostgreSQL checks the outer WHERE again after waiting on a row lock, so
+    # without SKIP LOCKED a loser would get no task at all; SQLite holds the
+    # write lock for the whole statement and needs neither.
+    skip_locked = (
+        " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    )
+    return (
+        f"UPDATE tasks SET status = 'in_progress', assigned_to = %s, started_at = %s "
+        f"WHERE id = (SELECT id FROM tasks WHERE {where} "
+        f"ORDER BY {PRIORITY_RANK_SQL}, created_at LIMIT 1{skip_locked}) "
+        f"AND status = 'pending' RETURNING {columns}"
+    )
+
+
+def complete(task_id, agent, result=None, lease=None):
+    """Finish a task. Only the agent holding it (and, with `lease`, holding it
+    since that claim) may; a task taken from a dead agent and claimed again
+    cannot be completed by the old one."""
+    with transaction.atomic(using=TASKS):
+        task = _locked(task_id)
+        _check_holder(task, agent, lease)
+        task.status = Status.COMPLETED
+        task.completed_at = timezone.now()
+        task.result = result
+        task.save(update_fields=["status", "completed_at", "result"])
+        events = [_event("task.completed", task, agent=agent)]
+    relay(events)
+    return task
+
+
+def fail(task_id, agent, error, lease=None):
+    """The holder reports a failure: back to pending while retries remain, else failed."""
+    if not error or not str(error).strip():
+        raise InvalidInput("a failure needs an error message")
+    with transaction.atomic(using=TASKS):
+        task = _locked(task_id)
+        _check_holder(task, agent, lease)
+        task.error = error
+        events = [_give_back(task, "task.retried", agent=agent, error=error, final_error=error)]
+    relay(events)
+    return task
+
+
+def cancel(task_id, by=None):
+    with transaction.atomic(using=TASKS):
+        task = _locked(task_id)
+        if task.status not in (Status.PENDING, Status.IN_PROGRESS):
+            raise Conflict(f"task {task.id} is {task.status}; only pending or in-progress tasks can be cancelled")
+        holder = task.assigned_to
+        task.status = Status.CANCELLED
+        task.completed_at = timezone.now()
+        task.save(update_fields=["status", "completed_at"])
+        events = [_event("task.cancelled", task, data={"by": by, "was_held_by": holder})]
+    relay(events)
+    return task
+
+
+def retry(task_id, by=None):
+    """Put a failed or cancelled task back in the queue with a fresh set of retries."""
+    with transaction.atomic(using=TASKS):
+        task = _locked(task_id)
+        if task.status not in (Status.FAILED, Status.CANCELLED):
+            raise Conflict(f"task {task.id} is {task.status}; only failed or cancelled tasks can be retried")
+        previous = {"status": task.status, "retry_count": task.retry_count}
+        _reset(task)
+        task.retry_count = 0
+        task.save(update_fields=["status", "assigned_to", "started_at", "completed_at", "retry_count"])
+        events = [_event("task.retried", task, data={"by": by, "manual": True, "previous": previous})]
+    relay(events)
+    return task
+
+
+def requeue(task_id, by=None):
+    """Take an in-progress task away from its agent and put it back in the queue."""
+    with transaction.atomic(using=TASKS):
+        task = _locked(task_id)
+        if task.status != Status.IN_PROGRESS:
+            raise Conflict(f"task {task.id} is {task.status}; only in-progress tasks can be requeued")
+        events = [_give_back(task, "task.requeued", agent=task.assigned_to, by=by)]
+    relay(events)
+    return task
+
+
+def requeue_held_by(agent, reason, started_before=None):
+    """Every in-progress task of `agent` (claimed before `started_before`) back to the queue."""
+    with transaction.atomic(using=TASKS):
+        held = Task.objects.select_for_update().held_by(agent)
+        if started_before is not None:
+            held = held.filter(started_at__lt=started_before)
+        tasks = list(held.order_by("id"))
+        events = [_give_back(t, "task.requeued", agent=agent, error=reason) for t in tasks]
+    relay(events)
+    return tasks
+
+
+def reprioritize(task_id, priority, by=None):
+    check_priority(priority)
+    with transaction.atomic(using=TASKS):
+        task = _locked(task_id)
+        if task.status in (Status.COMPLETED, Status.CANCELLED):
+            raise Conflict(f"task {task.id} is {task.status}; its priority no longer matters")
+        old = task.priority
+        task.priority = priority
+        task.save(update_fields=["priority"])
+        events = [_event("task.reprioritized", task, data={"from": old, "to": priority, "by": by})]
+    relay(events)
+    return task
+
+
+# Helpers ------------------------------------------------------------------
+
+
+def _locked(task_id):
+    task = Task.objects.select_for_update().filter(pk=task_id).first()
+    if task is None:
+        raise NotFound(f"no task with id {task_id!r}")
+    return task
+
+
+def _check_holder(task, agent, lease):
+    if task.status != Status.IN_PROGRESS:
+        raise Conflict(f"task {task.id} is {task.status}, not in progress; agent {agent!r} cannot finish it")
+    if task.assigned_to != agent:
+        raise Conflict(
+            f"task {task.id} is held by {task.assigned_to!r}, not {agent!r} "
+            "(it was probably requeued and claimed again)"
+        )
+    if lease is not None and task.started_at != lease:
+        raise Conflict(f"task {task.id} was claimed again since lease {lease.isoformat()}")
+
+
+def _reset(task):
+    task.status = Status.PENDING
+    task.assigned_to = None
+    task.started_at = None
+    task.completed_at = None
+
+
+def _give_back(task, type, agent=None, error=None, by=None, final_error=None):
+    """Pending again with one more retry counted, or failed once the limit is reached.
+
+    A failure reported by the agent keeps its own error text (`final_error`);
+    a task taken back from an agent gets one that says why it gave up.
+    """
+    limit = max_retries(task.project)
+    attempts = (task.retry_count or 0) + 1
+    data = {"retry_count": attempts, "max_retries": limit}
+    if by:
+        data["by"] = by
+    if error:
+        data["error"] = error
+    if attempts > limit:
+        task.status = Status.FAILED
+        task.completed_at = timezone.now()
+        task.error = final_error or f"{error or 'requeued'}; gave up after {limit} retries"
+        task.save(update_fields=["status", "completed_at", "error"])
+        return _event("task.failed", task, agent=agent, data={**data, "retry_count": task.retry_count}, level="error")
+    _reset(task)
+    task.retry_count = attempts
+    task.save(update_fields=["status", "assigned_to", "started_at", "completed_at", "retry_count", "error"])
+    return _event(type, task, agent=agent, data=data, level="warn")
+
+
+def _event(type, task, agent=None, data=None, level="info"):
+    """Write the change's event to the outbox, inside the change's transaction."""
+    return Outbox.objects.using(TASKS).create(
+        type=type,
+        project=task.project,
+        agent=agent if agent is not None else task.assigned_to,
+        task_id=task.id,
+        data={"status": task.status, **(data or {})},
+        level=level,
+    )
+
+
+def relay(rows=None):
+    """Copy the outbox's events to logs.db (all of them when `rows` is None)."""
+    return feed.relay(Outbox, rows)

@@ -1,0 +1,13 @@
+"""Settings for the test run: every run (and every xdist worker) gets its own ADT_HOME."""
+
+import os
+import tempfile
+
+if not os.environ.get("ADT_TEST_KEEP_HOME"):
+    os.environ["ADT_HOME"] = tempfile.mkdtemp(prefix="adt-test-")
+    for name in ("ADT_MAIN_DB", "ADT_TASKS_DB", "ADT_LOGS_DB"):
+        os.environ.pop(name, None)
+
+from adt_admin.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

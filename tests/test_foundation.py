@@ -1,0 +1,152 @@
+"""The three databases: where each table lives, the seed's schema, connection settings."""
+
+import re
+import sqlite3
+
+import pytest
+from django.contrib.auth.models import User
+from django.contrib.sessions.models import Session
+from django.db import connections
+
+from events.models import AgentRun, Event
+from projects.models import Agent, Project
+from tasks.models import Task
+
+SEED_DDL = {
+    "main": """
+        CREATE TABLE projects (name TEXT PRIMARY KEY, path TEXT NOT NULL, created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, config JSON);
+        CREATE TABLE agents (project TEXT PRIMARY KEY REFERENCES projects(name), provider TEXT DEFAULT 'cursor', preferred_worktree TEXT, config JSON);
+    """,
+    "tasks": """
+        CREATE TABLE tasks (id TEXT PRIMARY KEY, project TEXT NOT NULL, description TEXT NOT NULL, priority TEXT DEFAULT 'normal', status TEXT DEFAULT 'pending', assigned_to TEXT, created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, started_at TIMESTAMP, completed_at TIMESTAMP, result TEXT, error TEXT, retry_count INTEGER DEFAULT 0, metadata JSON);
+        CREATE INDEX idx_tasks_status ON tasks(status);
+        CREATE INDEX idx_tasks_project ON tasks(project);
+        CREATE INDEX idx_tasks_created ON tasks(created_at);
+    """,
+    "logs": """
+        CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP, type TEXT NOT NULL, project TEXT, agent TEXT, task_id TEXT, data JSON, level TEXT DEFAULT 'info');
+        CREATE INDEX idx_events_time ON events(timestamp);
+        CREATE INDEX idx_events_project ON events(project);
+        CREATE INDEX idx_events_type ON events(type);
+        CREATE TABLE agent_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, provider TEXT, task TEXT, started_at TIMESTAMP NOT NULL, ended_at TIMESTAMP, exit_code INTEGER, status TEXT, error TEXT, log_path TEXT);
+        CREATE INDEX idx_runs_project ON agent_runs(project);
+        CREATE INDEX idx_runs_time ON agent_runs(started_at);
+    """,
+}
+
+
+def tables(path):
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")}
+
+
+def columns(conn, table):
+    """name -> (notnull, default, pk), defaults without the parentheses SQLite keeps."""
+    out = {}
+    for _, name, _, notnull, default, pk in conn.execute(f"PRAGMA table_info({table})"):
+        if default is not None:
+            default = re.sub(r"^\((.*)\)$", r"\1", default)
+        out[name] = (notnull, default, pk)
+    return out
+
+
+def indexes(conn, table):
+    return {r[1]: [c[2] for c in conn.execute(f"PRAGMA index_info({r[1]})")] for r in conn.execute(f"PRAGMA index_list({table})")}
+
+
+def test_each_model_reads_and_writes_its_own_database():
+    assert Project.objects.db == "default"
+    assert Agent.objects.db == "default"
+    assert User.objects.db == "default"
+    assert Session.objects.db == "default"
+    assert Task.objects.db == "tasks"
+    assert Event.objects.db == "logs"
+    assert AgentRun.objects.db == "logs"
+
+
+def test_migrate_puts_each_table_in_exactly_one_file(adt):
+    main, tasks, logs = (tables(adt.path(db)) for db in ("main", "tasks", "logs"))
+    assert {"projects", "agents", "auth_user", "django_session", "django_admin_log"} <= main
+    assert tasks == {"tasks", "task_event_outbox", "django_migrations"}
+    assert logs == {"events", "agent_runs", "event_relay_receipts", "django_migrations"}
+    assert not (main - {"django_migrations"}) & (tasks | logs)
+    assert not (tasks - {"django_migrations"}) & logs
+
+
+@pytest.mark.parametrize("db", ["main", "tasks", "logs"])
+def test_schema_matches_the_seed(adt, db):
+    seed = sqlite3.connect(":memory:")
+    seed.executescript(SEED_DDL[db])
+    ours = sqlite3.connect(adt.path(db))
+    for (table,) in seed.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"):
+        expected, actual = columns(seed, table), columns(ours, table)
+        assert list(actual)[: len(expected)] == list(expected), f"{table}: columns differ"
+        for name, (notnull, default, pk) in expected.items():
+            got_notnull, got_default, got_pk = actual[name]
+            assert got_pk == pk, f"{table}.{name} primary key"
+            # SQLite lets a TEXT PRIMARY KEY hold NULL; Django (rightly) refuses.
+            assert got_notnull == (notnull or pk > 0), f"{table}.{name} NOT NULL"
+            assert got_default == default, f"{table}.{name} default"
+        seed_indexes, our_indexes = indexes(seed, table), indexes(ours, table)
+        for name, cols in seed_indexes.items():
+            assert our_indexes.get(name) == cols, f"index {name}"
+    if db == "main":
+        assert set(columns(ours, "agents")) - set(columns(seed, "agents")) == {"status", "last_heartbeat"}
+        assert ours.execute("PRAGMA foreign_key_list(agents)").fetchone()[2:5] == ("projects", "project", "name")
+    if db == "logs":
+        assert "AUTOINCREMENT" in ours.execute("SELECT sql FROM sqlite_master WHERE name='events'").fetchone()[0]
+
+
+def test_migrate_without_database_brings_all_three_up_to_date(tmp_path):
+    from tests.support import ADT
+
+    adt = ADT(tmp_path)
+    result = adt.manage("migrate")
+    assert result.returncode == 0, result.stderr
+    for db in ("main", "tasks", "logs"):
+        assert adt.path(db).exists()
+    assert "tasks" in tables(adt.path("tasks"))
+    assert adt.manage("migrate", "--check").returncode == 0
+
+
+def test_migrate_with_database_does_only_that_one(tmp_path):
+    from tests.support import ADT
+
+    adt = ADT(tmp_path)
+    assert adt.manage("migrate", "--database", "logs", "-v0").returncode == 0
+    assert "events" in tables(adt.path("logs"))
+    assert "tasks" not in tables(adt.path("tasks"))
+    assert "projects" not in tables(adt.path("main"))
+
+
+def test_env_vars_move_each_database(tmp_path):
+    from tests.support import ADT
+
+    elsewhere = tmp_path / "elsewhere"
+    adt = ADT(tmp_path / "home", env={"ADT_TASKS_DB": elsewhere / "queue.sqlite3", "ADT_LOGS_DB": elsewhere / "deep" / "logs.sqlite3"})
+    assert adt.manage("migrate", "-v0").returncode == 0
+    assert "tasks" in tables(elsewhere / "queue.sqlite3")
+    assert "events" in tables(elsewhere / "deep" / "logs.sqlite3")
+    assert not adt.path("tasks").exists()
+    assert "projects" in tables(adt.path("main"))
+
+
+def test_a_bad_database_url_is_a_one_line_error(tmp_path):
+    from tests.support import ADT
+
+    result = ADT(tmp_path, env={"ADT_TASKS_DB": "mysql://db/tasks"}).manage("migrate")
+    assert result.returncode != 0
+    assert "unsupported database URL scheme 'mysql'" in result.stderr
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize("alias", ["default", "tasks", "logs"])
+def test_connections_use_wal_normal_sync_foreign_keys_and_a_busy_timeout(alias):
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        pragma = lambda name: cursor.execute(f"PRAGMA {name}").fetchone()[0]  # noqa: E731
+        assert pragma("journal_mode") == "wal"
+        assert pragma("synchronous") == 1  # NORMAL
+        assert pragma("foreign_keys") == 1
+        assert pragma("busy_timeout") == 30_000
+    assert connection.transaction_mode == "IMMEDIATE"
