@@ -41,7 +41,7 @@ test: $(VENV)/.dev lint migrations-check
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
-	$(PY) bench/run.py
+	BENCH=$(BENCH) BENCH_ARGS="$(BENCH_ARGS)" $(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) staticfiles
