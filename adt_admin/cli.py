@@ -33,6 +33,8 @@ class ADTCommand(BaseCommand):
                 message = str(e).splitlines()[0] if str(e) else e.__class__.__name__
                 hint = " (run `python manage.py migrate`)" if "no such table" in message else ""
                 raise CommandError(f"database error: {message}{hint}") from None
+            except CommandError:
+                raise
             except Exception as e:
                 if options.get("traceback") or not getattr(self, "_called_from_command_line", False):
                     raise

@@ -1,0 +1,133 @@
+"""Many agent processes on one queue: claimed once, never lost, never completed twice."""
+
+import random
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+
+from tests.support import PYTHON  # noqa: F401
+
+pytestmark = pytest.mark.slow
+
+
+def load(adt, count, project="work", agents=(), max_retries=1000):
+    """Register the project and agents, then enqueue `count` tasks in bulk (one process)."""
+    config = '{"max_retries": %d}' % max_retries
+    assert adt.manage("register_project", project, "/srv/work", "--config", config).returncode == 0
+    for name in agents:
+        assert adt.manage("register_project", name, f"/srv/{name}").returncode == 0
+    script = (
+        "from tasks import queue\n"
+        f"for i in range({count}): queue.enqueue({project!r}, f'task {{i}}', ['urgent','high','normal','low'][i % 4])\n"
+    )
+    result = adt.manage("shell", "-c", script, timeout=600)
+    assert result.returncode == 0, result.stderr
+
+
+def start_agent(adt, name, project="work", work_ms=0, seed=0):
+    return adt.popen("tests/actors.py", "agent", name, "--project", project, "--work-ms", work_ms, "--seed", seed,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def outputs(procs, timeout=300):
+    lines = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=timeout)
+        if proc.returncode not in (0, -signal.SIGKILL):
+            raise AssertionError(f"agent exited {proc.returncode}: {err}")
+        lines += [line.split() for line in out.splitlines() if line.strip()]
+    return lines
+
+
+def per_task_events(adt):
+    counts = Counter()
+    for task_id, type_, n in adt.sql("logs", "SELECT task_id, type, COUNT(*) FROM events WHERE task_id IS NOT NULL GROUP BY task_id, type"):
+        counts[task_id, type_] = n
+    return counts
+
+
+def assert_every_change_has_its_event(adt, ids):
+    events = per_task_events(adt)
+    for task_id in ids:
+        assert events[task_id, "task.created"] == 1
+        assert events[task_id, "task.completed"] == 1, task_id
+        # Every claim ends in exactly one completion or one requeue.
+        assert events[task_id, "task.claimed"] == events[task_id, "task.requeued"] + 1, task_id
+    assert adt.scalar("tasks", "SELECT COUNT(*) FROM task_event_outbox") == 0
+
+
+def test_eight_processes_empty_the_queue_each_task_claimed_exactly_once(adt):
+    names = [f"agent{i}" for i in range(8)]
+    load(adt, 1200, agents=names)
+    ids = {i for (i,) in adt.sql("tasks", "SELECT id FROM tasks")}
+    lines = outputs([start_agent(adt, name) for name in names])
+    claimed = Counter(task_id for verb, task_id in lines if verb == "claimed")
+    completed = [task_id for verb, task_id in lines if verb == "completed"]
+    assert set(claimed) == ids
+    assert max(claimed.values()) == 1, "a task was claimed twice"
+    assert sorted(completed) == sorted(ids)
+    assert adt.sql("tasks", "SELECT status, COUNT(*) FROM tasks GROUP BY status") == [("completed", 1200)]
+    assert_every_change_has_its_event(adt, ids)
+    # More than one agent really took part.
+    assert len({row[0] for row in adt.sql("tasks", "SELECT assigned_to FROM tasks")}) > 1
+
+
+def test_a_reaper_racing_completions_never_lets_a_task_complete_twice(adt):
+    """With threshold 0 the reaper treats the agent as dead at every instant,
+    so requeues land between claim and complete all the time."""
+    load(adt, 300, agents=["racer", "other"])
+    ids = {i for (i,) in adt.sql("tasks", "SELECT id FROM tasks")}
+    reaper = adt.popen("tests/actors.py", "reaper", "--threshold", "0", "--for", "8", stdout=subprocess.PIPE, text=True)
+    lines = outputs([start_agent(adt, "racer", work_ms=5, seed=1), start_agent(adt, "other", work_ms=5, seed=2)])
+    reaper.communicate(timeout=60)
+    verbs = Counter(verb for verb, _ in lines)
+    completed = Counter(task_id for verb, task_id in lines if verb == "completed")
+    assert verbs["fenced"] > 0, "the race never happened; the test proves nothing"
+    assert set(completed) == ids and max(completed.values()) == 1
+    assert adt.sql("tasks", "SELECT status, COUNT(*) FROM tasks GROUP BY status") == [("completed", 300)]
+    assert_every_change_has_its_event(adt, ids)
+
+
+def test_agents_killed_at_random_moments_lose_no_task_and_double_none(adt):
+    rng = random.Random(4242)
+    first = [f"a{i}" for i in range(6)]
+    spare = [f"b{i}" for i in range(3)]
+    load(adt, 600, agents=first + spare)
+    ids = {i for (i,) in adt.sql("tasks", "SELECT id FROM tasks")}
+    reaper = adt.popen("tests/actors.py", "reaper", "--threshold", "1", "--for", "120", stdout=subprocess.PIPE, text=True)
+    procs = {name: start_agent(adt, name, work_ms=30, seed=i) for i, name in enumerate(first)}
+    victims = rng.sample(first, 3)
+    for n, victim in enumerate(victims):
+        time.sleep(rng.uniform(0.5, 2.0))
+        # The first dies at a purely random moment; the others while they hold
+        # a task, so some work surely has to be taken back.
+        deadline = time.monotonic() + 5
+        while n and time.monotonic() < deadline and not adt.scalar(
+            "tasks", "SELECT COUNT(*) FROM tasks WHERE status='in_progress' AND assigned_to=?", (victim,)
+        ):
+            time.sleep(0.002)
+        procs[victim].send_signal(signal.SIGKILL)
+    procs.update({name: start_agent(adt, name, work_ms=30, seed=10 + i) for i, name in enumerate(spare)})
+    lines = outputs(procs.values())
+    reaper.send_signal(signal.SIGTERM)
+    reaper.communicate(timeout=30)
+
+    # A killed agent may have completed a task and died before saying so; the
+    # database and the events are the record.
+    said_completed = Counter(task_id for verb, task_id in lines if verb == "completed")
+    assert max(said_completed.values()) == 1 and set(said_completed) <= ids
+    assert adt.sql("tasks", "SELECT status, COUNT(*) FROM tasks GROUP BY status") == [("completed", 600)]
+    assert_every_change_has_its_event(adt, ids)
+
+    # The dead were found out, and what they held was finished by the living.
+    stale = {name for (name,) in adt.sql("main", "SELECT project FROM agents WHERE status='stale'")}
+    assert set(victims) <= stale
+    marks = ",".join("?" * len(victims))
+    taken_back = adt.sql("logs", f"SELECT task_id, agent FROM events WHERE type='task.requeued' AND agent IN ({marks})", victims)
+    assert taken_back, "no killed agent held a task; the test proves nothing"
+    finisher = dict(adt.sql("tasks", "SELECT id, assigned_to FROM tasks"))
+    assert all(finisher[task_id] != dead for task_id, dead in taken_back)
+    assert {a for (a,) in adt.sql("logs", "SELECT agent FROM events WHERE type='agent.stale'")} >= set(victims)
