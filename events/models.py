@@ -108,3 +108,6 @@ class RelayReceipt(models.Model):
 
     class Meta:
         db_table = "event_relay_receipts"
+
+    def __str__(self):
+        return self.key

@@ -50,14 +50,12 @@ def register(name, path, provider="cursor", worktree=None, config=None):
         Agent.objects.update_or_create(
             project=project, defaults={"provider": provider, "preferred_worktree": worktree}
         )
-        events = [
-            _event(
-                "project.registered" if created else "project.updated",
-                name,
-                data={"path": path, "provider": provider, "worktree": worktree},
-            )
-        ]
-    feed.relay(Outbox, events)
+        _event(
+            "project.registered" if created else "project.updated",
+            name,
+            data={"path": path, "provider": provider, "worktree": worktree},
+        )
+    feed.written(Outbox)
     return project, created
 
 
@@ -70,8 +68,10 @@ def heartbeat(name, status=None):
     with transaction.atomic(using=MAIN):
         Agent.objects.filter(pk=name).beat(status=status)
         # A heartbeat is not news, unless the agent was given up for dead.
-        events = [_event("agent.recovered", name, data={"status": status or AgentStatus.IDLE})] if was == AgentStatus.STALE else []
-    feed.relay(Outbox, events)
+        if was == AgentStatus.STALE:
+            _event("agent.recovered", name, data={"status": status or AgentStatus.IDLE})
+    if was == AgentStatus.STALE:
+        feed.written(Outbox)
     return get_agent(name)
 
 
@@ -152,15 +152,16 @@ def reap_stale(threshold=None, dry_run=False):
             if not Agent.objects.stale_candidates(cutoff, holders).filter(pk=name).update(status=AgentStatus.STALE):
                 continue
             silent = (now - beat).total_seconds() if beat else None
-            events = [_event("agent.stale", name, data={"last_heartbeat": beat.isoformat() if beat else None, "silent_seconds": silent}, level="warn")]
-        feed.relay(Outbox, events)
+            _event("agent.stale", name, data={"last_heartbeat": beat.isoformat() if beat else None, "silent_seconds": silent}, level="warn")
+        feed.written(Outbox)
         reaped[name] = {"agent": name, "last_heartbeat": beat, "requeued": [], "failed": [], "runs_closed": []}
 
-    # Every stale agent, so the work of a reaper killed half way gets done,
-    # and holders that are not registered agents at all.
+    # The agents just found dead (even if one beat again since: the decision
+    # stands and it will be fenced), those a reaper killed half way left
+    # stale, and holders that are not registered agents at all.
     known = set(Agent.objects.filter(pk__in=list(holders)).values_list("project", flat=True))
     stale = set(Agent.objects.filter(status=AgentStatus.STALE).values_list("project", flat=True))
-    stale |= holders - known
+    stale |= set(reaped) | (holders - known)
     holders = set(
         Task.objects.in_progress().filter(assigned_to__in=stale, started_at__lt=now)
         .values_list("assigned_to", flat=True).distinct()

@@ -44,7 +44,7 @@ def agent(name, project, work_ms, seed):
         say("claimed", task.id)
         if work_ms:
             time.sleep(rng.uniform(0, work_ms) / 1000)
-            agents.heartbeat(name)
+            agents.heartbeat(name, "working")
         try:
             queue.complete(task.id, name, result=f"done by {name}")
         except Conflict:

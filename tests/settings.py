@@ -11,3 +11,5 @@ if not os.environ.get("ADT_TEST_KEEP_HOME"):
 from adt_admin.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+ADT_EVENT_RELAY_INTERVAL = 0  # every change relays at once, so in-process tests see events right away
+ADT_CLAIM_HEARTBEAT_INTERVAL = 0

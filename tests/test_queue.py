@@ -54,7 +54,7 @@ def test_enqueue_refuses_a_bad_priority_or_empty_description():
 def test_claim_takes_urgent_then_high_normal_low_and_oldest_first_within_a_priority():
     now = timezone.now()
     made = {}
-    for i, (name, priority) in enumerate([("low", "low"), ("normal-old", "normal"), ("urgent", "urgent"), ("normal-new", "normal"), ("high", "high")]):
+    for name, priority in [("low", "low"), ("normal-old", "normal"), ("urgent", "urgent"), ("normal-new", "normal"), ("high", "high")]:
         made[name] = factories.task(description=name, priority=priority)
     # Make ages explicit rather than relying on the clock between inserts.
     Task.objects.filter(pk=made["normal-old"].id).update(created_at=now - timedelta(hours=1))
@@ -192,7 +192,8 @@ def test_a_relay_repeated_after_its_commit_copies_nothing_twice():
 
     task = factories.task()
     row = Outbox.objects.create(type="task.cancelled", project="demo", task_id=task.id, data={})
-    feed._append_once("tasks", [row])  # the copy committed, then the process died
+    fields = ("id", "created_at", "type", "project", "agent", "task_id", "data", "level")
+    feed._append_once("tasks", [tuple(getattr(row, f) for f in fields)])  # the copy committed, then the process died
     assert queue.relay() == 1  # the outbox row goes; no second event
     assert event_types(task.id) == ["task.created", "task.cancelled"]
 
