@@ -1,11 +1,16 @@
 """Turn ADT_*_DB values into Django DATABASES entries.
 
 The one place that knows what a database value can look like. Settings call
-`database(value, default_path)`; nothing else in the project looks at paths,
-URLs or tokens.
+`database(value, default_path, token)`; nothing else in the project looks at
+paths, URLs or tokens. A value is one of:
+
+- a path (or file:/sqlite: URL): a local SQLite file;
+- libsql://, https:// or http:// URL: a libSQL server (Turso, sqld), with a token;
+- postgres:// or postgresql:// URL: PostgreSQL (psycopg 3).
 """
 
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 # Why each SQLite option is set:
 SQLITE_OPTIONS = {
@@ -48,14 +53,55 @@ def sqlite(path):
     }
 
 
-def database(value, default_path):
+def libsql(url, token, timeout):
+    return {
+        "ENGINE": "adt_admin.libsql_backend",
+        "NAME": url,
+        "OPTIONS": {"auth_token": token or "", "timeout": timeout, "transaction_mode": "IMMEDIATE"},
+        # One remote session per process and thread is plenty; checked before reuse.
+        "CONN_MAX_AGE": None,
+        "CONN_HEALTH_CHECKS": True,
+    }
+
+
+def postgresql(url):
+    parts = urlsplit(url)
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise DatabaseURLError(f"no database name in {_redact(url)!r}")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        # sslmode, options=-c search_path=…, connect_timeout… pass through.
+        "OPTIONS": {"connect_timeout": 10, **dict(parse_qsl(parts.query))},
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+    }
+
+
+def _redact(url):
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def database(value, default_path, token=None, timeout=10):
     """A DATABASES entry for an ADT_*_DB value (empty means the default file)."""
     value = (value or "").strip()
     if not value:
         return sqlite(default_path)
-    if "://" in value:
-        scheme = value.split("://", 1)[0].lower()
-        if scheme in ("file", "sqlite"):
-            return sqlite(value.split("://", 1)[1])
-        raise DatabaseURLError(f"unsupported database URL scheme {scheme!r} in {value!r}")
-    return sqlite(value)
+    if "://" not in value:
+        return sqlite(value)
+    scheme = value.split("://", 1)[0].lower()
+    if scheme in ("file", "sqlite"):
+        return sqlite(value.split("://", 1)[1])
+    if scheme in ("libsql", "https", "http"):
+        return libsql(value, token, timeout)
+    if scheme in ("postgres", "postgresql"):
+        return postgresql(value)
+    raise DatabaseURLError(f"unsupported database URL scheme {scheme!r} in {_redact(value)!r}")

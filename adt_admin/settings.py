@@ -120,11 +120,19 @@ TEMPLATES = [
     },
 ]
 
+
+def _database(alias, variable, filename):
+    """ADT_<X>_DB: a path, a libSQL URL (token in ADT_<X>_DB_TOKEN or TURSO_TOKEN) or a PostgreSQL URL."""
+    token = os.environ.get(f"{variable}_TOKEN") or os.environ.get("TURSO_TOKEN")
+    timeout = float(os.environ.get("ADT_REMOTE_TIMEOUT") or 10)
+    return database(os.environ.get(variable), DATA_DIR / filename, token=token, timeout=timeout)
+
+
 try:
     DATABASES = {
-        "default": database(os.environ.get("ADT_MAIN_DB"), DATA_DIR / "main.db"),
-        "tasks": database(os.environ.get("ADT_TASKS_DB"), DATA_DIR / "tasks.db"),
-        "logs": database(os.environ.get("ADT_LOGS_DB"), DATA_DIR / "logs.db"),
+        "default": _database("default", "ADT_MAIN_DB", "main.db"),
+        "tasks": _database("tasks", "ADT_TASKS_DB", "tasks.db"),
+        "logs": _database("logs", "ADT_LOGS_DB", "logs.db"),
     }
 except DatabaseURLError as e:
     raise ImproperlyConfigured(str(e)) from None

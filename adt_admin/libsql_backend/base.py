@@ -1,0 +1,280 @@
+"""A Django database backend for libSQL servers (sqld, Turso), over Turso's `libsql` driver.
+
+It is Django's SQLite backend with the connection swapped: the SQL, schema
+editor and introspection are SQLite's, because the server runs SQLite. What
+the driver does differently is handled here:
+
+- every error is a ValueError: mapped to sqlite3's classes, so Django raises
+  IntegrityError, OperationalError… as on SQLite (also on fetch, since
+  RETURNING rows are read then);
+- a cursor's rowcount accumulates: each statement gets a fresh driver cursor;
+- parameters must be a list of plain values: %s / %(name)s placeholders and
+  datetime, date, Decimal, bool values are converted;
+- no client timeout, and the driver holds the GIL while it waits on the
+  network: it runs in a small worker process (worker.py), which is killed
+  when a call takes longer than `timeout` seconds (OperationalError);
+- the server forgets a session after an autocommit write or ~10 s idle:
+  PRAGMA foreign_keys goes with each BEGIN, and an idle session that expired
+  is reopened and the statement retried once, never inside a transaction.
+
+Not available remotely, because the server cannot call Python: Django's
+SQLite user functions (date truncation/extraction, regex lookups, random
+ordering, some date arithmetic). The project's own queries avoid them.
+"""
+
+import datetime
+import decimal
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from django.db.backends.sqlite3 import base as sqlite_base
+
+WORKER = str(Path(__file__).with_name("worker.py"))
+FORMAT = re.compile(r"(?<!%)%s")
+PYFORMAT = re.compile(r"(?<!%)%\((\w+)\)s")
+EXPIRED = ("stream expired", "stream not found", "baton", "connection closed", "broken pipe")
+
+
+def _error(exc, url):
+    """The sqlite3 exception matching a driver ValueError, with a one-line message."""
+    message = str(exc).replace("\n", " ")
+    if match := re.search(r'message: "(.*?)", code: "(\w+)"', message):
+        message, code = match.groups()
+        message = message.removeprefix("SQLite error: ")
+        if code.startswith("SQLITE_CONSTRAINT"):
+            return sqlite3.IntegrityError(message)
+        return sqlite3.OperationalError(message)
+    if "401" in message or "Unauthorized" in message:
+        return sqlite3.OperationalError(f"libSQL server at {url} refused the token (401 Unauthorized)")
+    if "error sending request" in message or "Connection refused" in message or "tcp connect" in message:
+        return sqlite3.OperationalError(f"libSQL server at {url} is not reachable: {message}")
+    return sqlite3.OperationalError(message)
+
+
+def _adapt(value):
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(" ")
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, memoryview | bytearray):
+        return bytes(value)
+    # Plain types only: TextChoices members and the like would not unpickle
+    # in the worker, and mean nothing to the server anyway.
+    for plain in (str, int, float, bytes):
+        if isinstance(value, plain):
+            return plain(value)
+    return value
+
+
+def _convert(query, params):
+    """Django's %s / %(name)s placeholders and params to qmark and a list."""
+    if params is None:
+        return query, ()
+    if isinstance(params, dict):
+        names = PYFORMAT.findall(query)
+        return PYFORMAT.sub("?", query).replace("%%", "%"), [_adapt(params[n]) for n in names]
+    return FORMAT.sub("?", query).replace("%%", "%"), [_adapt(p) for p in params]
+
+
+class Remote:
+    """The driver connection, in a worker process, so a server that stops
+    answering costs `timeout` seconds, not forever."""
+
+    def __init__(self, url, auth_token, timeout):
+        self.url, self.auth_token, self.timeout = url, auth_token, timeout
+        self.broken = False
+        self.in_transaction = False
+        self.proc = None
+        self._open()
+
+    def _open(self):
+        self._stop()
+        self.proc = subprocess.Popen([sys.executable, WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        # The Connections own their descriptors; Popen's file objects let go.
+        self._send = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
+        self._recv = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+        self.broken = False
+        self.call("open", self.url, self.auth_token)
+
+    def _stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for end in (self._send, self._recv):
+            if not end.closed:
+                end.close()
+
+    def call(self, *message):
+        if self.broken:
+            raise sqlite3.OperationalError(f"connection to libSQL server at {self.url} was lost")
+        try:
+            self._send.send(message)
+            if not self._recv.poll(self.timeout):
+                self.broken = True
+                self._stop()
+                raise sqlite3.OperationalError(f"libSQL server at {self.url} did not answer within {self.timeout:g} s")
+            status, value = self._recv.recv()
+        except (EOFError, OSError):
+            self.broken = True
+            raise sqlite3.OperationalError(f"the libSQL client process for {self.url} died") from None
+        if status == "error":
+            raise _error(value, self.url)
+        return value
+
+    def run(self, query, params):
+        """Execute and fetch everything: (description, rows, rowcount, lastrowid)."""
+        try:
+            return self.call("run", query, params)
+        except sqlite3.OperationalError as e:
+            if self.in_transaction or not any(s in str(e).lower() for s in EXPIRED):
+                raise
+            self._open()  # the server dropped an idle session
+            return self.call("run", query, params)
+
+    def run_many(self, query, param_list):
+        return self.call("many", query, param_list)
+
+    # What Django calls on a connection.
+    def commit(self):
+        if self.in_transaction:
+            self.in_transaction = False
+            self.run("COMMIT", ())
+
+    def rollback(self):
+        if self.in_transaction:
+            self.in_transaction = False
+            self.run("ROLLBACK", ())
+
+    def close(self):
+        if self.proc is not None and self.proc.poll() is None and not self.broken:
+            self._send.close()  # EOF: the worker closes its connection and exits
+            try:
+                self.proc.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self._stop()
+        self.broken = True
+
+
+class Cursor:
+    """A DB-API cursor over Remote, with Django's placeholder styles."""
+
+    arraysize = 100
+
+    def __init__(self, remote):
+        self.remote = remote
+        self.description = None
+        self.rowcount = -1
+        self.lastrowid = None
+        self._rows = []
+
+    def execute(self, query, params=None):
+        query, params = _convert(query, params)
+        verb = query.lstrip()[:10].upper()
+        self.description, rows, self.rowcount, self.lastrowid = self.remote.run(query, params)
+        self._rows = list(rows or ())
+        if verb.startswith("BEGIN"):
+            self.remote.in_transaction = True
+        elif verb.startswith(("COMMIT", "END", "ROLLBACK")) and "TO" not in query.upper():
+            self.remote.in_transaction = False
+        return self
+
+    def executemany(self, query, param_list):
+        param_list = list(param_list)
+        if not param_list:
+            return self
+        query, _ = _convert(query, param_list[0])
+        if isinstance(param_list[0], dict):
+            names = PYFORMAT.findall(query)
+            param_list = [[_adapt(p[n]) for n in names] for p in param_list]
+        else:
+            param_list = [[_adapt(v) for v in p] for p in param_list]
+        self.description, self._rows = None, []
+        self.rowcount = self.remote.run_many(query, param_list)
+        return self
+
+    def fetchone(self):
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchmany(self, size=None):
+        size = size or self.arraysize
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
+
+    def fetchall(self):
+        rows, self._rows = self._rows, []
+        return rows
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+    def close(self):
+        self._rows = []
+
+
+class DatabaseWrapper(sqlite_base.DatabaseWrapper):
+    display_name = "libSQL"
+
+    def get_connection_params(self):
+        options = self.settings_dict["OPTIONS"]
+        self.transaction_mode = (options.get("transaction_mode") or "IMMEDIATE").upper()
+        return {
+            "url": self.settings_dict["NAME"],
+            "auth_token": options.get("auth_token") or "",
+            "timeout": float(options.get("timeout") or 10),
+        }
+
+    def get_new_connection(self, conn_params):
+        return Remote(**conn_params)
+
+    def init_connection_state(self):
+        # Nothing to set: the server keeps no session state between
+        # autocommit statements (see _start_transaction_under_autocommit).
+        pass
+
+    def create_cursor(self, name=None):
+        return Cursor(self.connection)
+
+    def _set_autocommit(self, autocommit):
+        # Always autocommit; atomic() opens transactions with an explicit BEGIN.
+        pass
+
+    def is_usable(self):
+        try:
+            self.connection.run("SELECT 1", ())
+        except sqlite3.Error:
+            return False
+        return not self.connection.broken
+
+    foreign_keys = True
+
+    def disable_constraint_checking(self):
+        # Applied with the next BEGIN, like every session setting here.
+        self.foreign_keys = False
+        return True
+
+    def enable_constraint_checking(self):
+        self.foreign_keys = True
+
+    def _start_transaction_under_autocommit(self):
+        cursor = self.cursor()
+        # A server session does not outlive an autocommit write, so the
+        # setting is sent right before the BEGIN that opens the next one.
+        cursor.execute(f"PRAGMA foreign_keys = {'ON' if self.foreign_keys else 'OFF'}")
+        cursor.execute(f"BEGIN {self.transaction_mode}")
+
+    def is_in_memory_db(self):
+        return False
