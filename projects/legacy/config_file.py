@@ -13,7 +13,6 @@ import yaml
 from projects.legacy.values import Malformed, jsonable, keep_unknown, kind, text
 
 KNOWN_TOP_LEVEL = {"projects", "defaults", "version"}
-AGENT_KEYS = {"provider", "worktree", "preferred_worktree"}
 
 
 @dataclass

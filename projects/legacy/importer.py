@@ -19,7 +19,7 @@ from events import feed
 from events.models import Event
 from projects.legacy import config_file, log_files, state_files, tasks_file
 from projects.legacy.report import Report
-from projects.legacy.values import Malformed, keep_unknown, mtime
+from projects.legacy.values import Malformed, keep_unknown
 from projects.models import Agent, Project
 from tasks.models import Task
 
@@ -53,7 +53,7 @@ def run(directory, dry_run=False):
         state = _read(report, "agents", path, state_files.read)
         if state is not None:
             states[state.name] = (path, state)
-    task_rows = _read(report, "tasks", tasks, tasks_file.read, mtime(tasks)) if tasks.is_file() else None
+    task_rows = _read(report, "tasks", tasks, tasks_file.read) if tasks.is_file() else None
 
     # A project config.yml lists is there after the import (or was already).
     coming = {entry.name for entry in entries or ()}

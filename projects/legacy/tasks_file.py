@@ -15,6 +15,7 @@ from projects.legacy.values import (
     jsonable,
     keep_unknown,
     kind,
+    mtime,
     priority,
     take,
     text,
@@ -41,12 +42,13 @@ ALIASES = {
 }
 
 
-def read(path, warn, default_created):
+def read(path, warn, default_created=None):
     """Every task of the file as a dict of Task fields, or Malformed.
 
-    `default_created` is the created_at of a task that has none.
+    A task without a creation time gets `default_created`, else the file's mtime.
     """
     items = _items(json_file.load(path), warn)
+    default_created = default_created or mtime(path)
     tasks, seen = [], {}
     for index, item in enumerate(items, 1):
         task = _task(item, index, warn, default_created)
