@@ -379,3 +379,11 @@ def test_big_files_are_written_in_batches_not_row_by_row(tmp_path):
     # events per INSERT): far fewer statements than rows is what matters.
     assert 1 <= len(inserts(task_queries, "tasks")) <= 20
     assert 1 <= len(inserts(log_queries, "events")) <= 20
+
+
+def test_without_migrated_databases_it_says_to_migrate(tmp_path):
+    from tests.support import ADT
+
+    result = ADT(tmp_path / "fresh").manage("import_legacy", "--from", FIXTURES / "v0")
+    assert result.returncode == 1
+    assert problems(result)[-1] == "error: database error: no such table: projects (run `python manage.py migrate`)"
