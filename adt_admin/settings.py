@@ -75,6 +75,23 @@ SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 
+# Behind a TLS-terminating proxy (the production setup, on by default when
+# DEBUG is off; DJANGO_HTTPS=0 to serve plain HTTP on a trusted network).
+HTTPS = envbool("DJANGO_HTTPS", not DEBUG)
+if HTTPS:
+    # The proxy says which scheme the browser used; only trust it from a
+    # proxy that sets the header itself (see README, Deployment).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = envbool("DJANGO_SSL_REDIRECT", True)
+    # Load balancers probe over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = envbool("DJANGO_HSTS_PRELOAD", True)
+SESSION_COOKIE_HTTPONLY = True
+
 INSTALLED_APPS = [
     "projects",
     "tasks",
@@ -160,6 +177,15 @@ STORAGES = {
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"stderr": {"class": "logging.StreamHandler"}},
+    # Errors reach gunicorn's log (and journald) instead of an unset mail server.
+    "loggers": {"django": {"handlers": ["stderr"], "level": "WARNING"}},
+    "root": {"handlers": ["stderr"], "level": "WARNING"},
 }
 
 LOGIN_URL = "/admin/login/"

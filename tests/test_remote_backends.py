@@ -284,3 +284,23 @@ def test_libsql_a_server_that_is_down_is_a_clear_error(libsql_home):
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: database error: libSQL server at {adt.servers['logs'].url} is not reachable")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_copy_database_moves_a_local_database_to_the_server_and_agents_carry_on(remote, tmp_path):
+    local = ADT(tmp_path / "local")
+    assert local.manage("migrate", "-v0").returncode == 0
+    local.manage("register_project", "demo", "/srv/demo")
+    ids = [local.manage("add_task", "--project", "demo", "--description", f"t{i}", "--json").json()["id"] for i in range(5)]
+    claimed = local.manage("claim_task", "--agent", "demo", "--json").json()["id"]
+    for role, alias in (("MAIN", "default"), ("TASKS", "tasks"), ("LOGS", "logs")):
+        local.extra_env.update({k: v for k, v in remote.extra_env.items() if k in ("TURSO_TOKEN",)})
+        result = local.manage("copy_database", "--database", alias, "--to", remote.extra_env[f"ADT_{role}_DB"], "--json", timeout=300)
+        assert result.returncode == 0, result.stderr
+        assert all(row["source"] == row["target"] for row in result.json()["tables"])
+    # The same agent, now talking to the server, finds its work where it left it.
+    state = remote.state()
+    assert state["status"] == {"pending": 4, "in_progress": 1}
+    assert remote.manage("complete_task", claimed, "--agent", "demo").returncode == 0
+    assert {remote.manage("claim_task", "--agent", "demo", "--json").json()["id"] for _ in range(4)} == set(ids) - {claimed}
+    again = local.manage("copy_database", "--database", "tasks", "--to", remote.extra_env["ADT_TASKS_DB"])
+    assert again.returncode == 4 and "already holds rows in tasks" in again.stderr
