@@ -1,6 +1,17 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+
+from adt_admin import views
+
+admin.site.site_header = "ADT admin"
+admin.site.site_title = "ADT admin"
+admin.site.index_title = "Every table"
 
 urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("healthz", views.healthz, name="healthz"),
+    path("tasks/", include("tasks.urls")),
+    path("events/", include("events.urls")),
+    path("", include("projects.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -42,6 +42,13 @@ class Event(models.Model):
             models.Index(fields=["timestamp"], name="idx_events_time"),
             models.Index(fields=["project"], name="idx_events_project"),
             models.Index(fields=["type"], name="idx_events_type"),
+            # The web admin (migration 0002). A task's timeline
+            # (Event.objects.for_task, the task page and admin search by task id):
+            # without it, a scan of every event (1.5 s at 10M).
+            models.Index(fields=["task_id"], name="idx_events_task"),
+            # The feed and the admin filtered by level, newest first: SQLite walks
+            # this index in id order, so a rare level costs no scan (2 s at 10M).
+            models.Index(fields=["level"], name="idx_events_level"),
         ]
 
     def __str__(self):

@@ -102,6 +102,14 @@ class Task(models.Model):
                 models.F("created_at"),
                 name="idx_tasks_project_claim",
             ),
+            # The web admin (migration 0002). The dashboard's chart of the last
+            # 24 h: WHERE completed_at >= … read from the index alone.
+            models.Index(fields=["completed_at", "status"], name="idx_tasks_completed"),
+            # The admin change list filtered by status, newest first: without it
+            # SQLite sorts every task of that status (3 s for 900k completed).
+            models.Index(fields=["status", "created_at"], name="idx_tasks_status_created"),
+            # The same for the admin filtered by project.
+            models.Index(fields=["project", "created_at"], name="idx_tasks_project_created"),
         ]
 
     def __str__(self):

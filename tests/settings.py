@@ -13,3 +13,10 @@ from adt_admin.settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ADT_EVENT_RELAY_INTERVAL = 0  # every change relays at once, so in-process tests see events right away
 ADT_CLAIM_HEARTBEAT_INTERVAL = 0
+
+# In-process page tests render {% static %} without a collectstatic run (the
+# browser tests run collectstatic and the real manifest storage); a STATIC_ROOT
+# that exists keeps WhiteNoise from warning on every request.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+STATIC_ROOT = ADT_HOME / "static"  # noqa: F405
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

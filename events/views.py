@@ -1,0 +1,77 @@
+"""The live event feed: the page, and the poll that brings only newer events."""
+
+from urllib.parse import urlencode
+
+from django import forms
+from django.http import HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from adt_admin.web import PAGE_ROWS, render_page, staff_required
+from events.models import Event, Level
+from projects.models import Project
+
+# Offered in the type filter (any other type can be typed in): the ones the
+# domain modules write.
+KNOWN_TYPES = [
+    "task.created", "task.claimed", "task.completed", "task.failed", "task.retried", "task.cancelled",
+    "task.requeued", "task.reprioritized", "agent.started", "agent.stopped", "agent.error", "agent.stale",
+    "agent.recovered", "project.registered", "project.updated",
+]
+# One poll brings at most this many events; the next poll brings the rest.
+POLL_ROWS = 200
+
+
+class FeedFilters(forms.Form):
+    project = forms.ChoiceField(required=False)
+    type = forms.CharField(required=False, max_length=100)
+    level = forms.ChoiceField(required=False, choices=[("", "Any level"), *Level.choices])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        names = Project.objects.values_list("name", flat=True)
+        self.fields["project"].choices = [("", "Any project"), *((n, n) for n in names)]
+
+    def apply(self, queryset):
+        data = self.cleaned_data if self.is_valid() else {}
+        for field in ("project", "type", "level"):
+            if value := (data.get(field) or "").strip():
+                # Each of these has its own index, which also yields rows in id order.
+                queryset = queryset.filter(**{field: value})
+        return queryset
+
+    def query(self):
+        data = self.cleaned_data if self.is_valid() else {}
+        return urlencode({k: v for k, v in data.items() if v})
+
+
+@require_GET
+@staff_required
+def event_list(request):
+    form = FeedFilters(request.GET)
+    events = list(form.apply(Event.objects.all()).order_by("-id")[:PAGE_ROWS])
+    # The cursor: the newest event shown, else the newest of all (so the
+    # poll starts from now, not from the beginning of time).
+    cursor = events[0].id if events else (Event.objects.order_by("-id").values_list("id", flat=True).first() or 0)
+    context = {"form": form, "events": events, "cursor": cursor, "filter_query": form.query(), "types": KNOWN_TYPES}
+    return render_page(request, "events/feed.html", "feed", context)
+
+
+@require_GET
+@staff_required
+def feed(request):
+    """Events after `after` (the seed's cursor: id > last seen), newest first.
+
+    204 and no body when there is nothing new; otherwise the rows, and the
+    poller again (out of band) carrying the new cursor.
+    """
+    try:
+        after = int(request.GET.get("after", ""))
+    except ValueError:
+        return HttpResponseBadRequest("after must be an event id (an integer)\n", content_type="text/plain")
+    form = FeedFilters(request.GET)
+    events = list(form.apply(Event.objects.after(after))[:POLL_ROWS])
+    if not events:
+        return HttpResponse(status=204)
+    context = {"events": events[::-1], "cursor": events[-1].id, "filter_query": form.query(), "oob": True}
+    return render(request, "events/feed.html#new", context)

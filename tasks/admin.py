@@ -1,0 +1,122 @@
+"""Admin for the queue (tasks.db). Tasks are added and changed only through tasks.queue,
+which writes each change's event."""
+
+import re
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+
+from adt_admin.errors import ADTError
+from adt_admin.paging import BigTableAdmin
+from adt_admin.web import by
+from projects.admin import ProjectFilter
+from tasks import queue
+from tasks.models import Priority, Task
+
+TASK_ID = re.compile(r"[0-9a-f]{16}")
+# An action takes at most this many tasks (one queue call each).
+MAX_ACTION = 1000
+
+
+class PriorityActionForm(ActionForm):
+    priority = forms.ChoiceField(choices=[("", "new priority…"), *Priority.choices], required=False)
+
+
+class TaskAddForm(forms.ModelForm):
+    class Meta:
+        model = Task
+        fields = ["project", "description", "priority", "metadata"]
+
+    def clean_project(self):
+        # What enqueue checks, said on the form rather than as an error page.
+        try:
+            return queue.check_project(self.cleaned_data["project"])
+        except ADTError as e:
+            raise forms.ValidationError(str(e)) from None
+
+
+@admin.register(Task)
+class TaskAdmin(BigTableAdmin):
+    list_display = ["id", "project", "short_description", "priority", "status", "assigned_to", "created_at", "completed_at", "retry_count"]
+    list_filter = ["status", "priority", ProjectFilter]
+    search_fields = ["description"]
+    search_help_text = "A task id (exact), or words of the description (this reads every task)."
+    ordering = ["-created_at"]
+    # Only columns an index can sort; any other would sort a million rows.
+    sortable_by = ["created_at", "completed_at"]
+    action_form = PriorityActionForm
+    actions = ["cancel", "retry", "set_priority"]
+
+    @admin.display(description="description")
+    def short_description(self, task):
+        return task.description[:80]
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if TASK_ID.fullmatch(term):
+            return queryset.filter(pk=term), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = TaskAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return TaskAddForm._meta.fields if obj is None else [f.name for f in Task._meta.fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else [f.name for f in Task._meta.fields]
+
+    def save_model(self, request, obj, form, change):
+        task = queue.enqueue(obj.project, obj.description, obj.priority, obj.metadata)
+        for field in Task._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(task, field.attname))
+        obj._state.adding = False
+        obj._state.db = task._state.db
+
+    def has_change_permission(self, request, obj=None):
+        # A task's state changes only through the actions below.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Finished tasks leave through archiving, which keeps them.
+        return False
+
+    def _each(self, request, queryset, change, done):
+        ids = list(queryset.values_list("pk", flat=True)[: MAX_ACTION + 1])
+        if len(ids) > MAX_ACTION:
+            self.message_user(request, f"More than {MAX_ACTION} tasks selected; narrow the filter.", messages.ERROR)
+            return
+        changed, errors = 0, []
+        for task_id in ids:
+            try:
+                change(task_id)
+                changed += 1
+            except ADTError as e:
+                errors.append(str(e))
+        if changed:
+            self.message_user(request, f"{done} {changed} task{'s' if changed != 1 else ''}.", messages.SUCCESS)
+        for error in errors[:5]:
+            self.message_user(request, error, messages.WARNING)
+        if len(errors) > 5:
+            self.message_user(request, f"… and {len(errors) - 5} more not changed.", messages.WARNING)
+
+    @admin.action(description="Cancel the selected tasks")
+    def cancel(self, request, queryset):
+        self._each(request, queryset, lambda task_id: queue.cancel(task_id, by=by(request)), "Cancelled")
+
+    @admin.action(description="Retry the selected tasks (failed or cancelled)")
+    def retry(self, request, queryset):
+        self._each(request, queryset, lambda task_id: queue.retry(task_id, by=by(request)), "Retried")
+
+    @admin.action(description="Set the priority of the selected tasks")
+    def set_priority(self, request, queryset):
+        priority = request.POST.get("priority", "")
+        if priority not in Priority.values:
+            self.message_user(request, "Choose the new priority next to the action.", messages.ERROR)
+            return
+        self._each(
+            request, queryset, lambda task_id: queue.reprioritize(task_id, priority, by=by(request)), f"Set to {priority}:"
+        )

@@ -1,0 +1,153 @@
+"""Reading the queue for the web pages: counts and listings that cost the same at 1,000 tasks and at 1,000,000.
+
+Read-only; every change goes through tasks.queue. Only portable queries:
+no date functions (libSQL has no user functions), hour buckets are computed
+here in Python and counted by the database over plain ranges.
+"""
+
+from datetime import timedelta
+
+from django.db.models import Case, Count, Func, IntegerField, Q, Subquery, Value, When
+from django.db.models.expressions import Star
+
+from tasks.models import Priority, Status, Task, priority_rank
+
+ACTIVE = (Status.IN_PROGRESS, Status.PENDING)
+# The order statuses are listed in on the queue page (each in claim order):
+# what agents hold now, what they will take next, then the finished ones.
+LISTING_ORDER = (Status.IN_PROGRESS, Status.PENDING, Status.FAILED, Status.CANCELLED, Status.COMPLETED)
+RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
+
+
+def _count(queryset):
+    # COUNT(*) (not COUNT(1) or COUNT(id)): SQLite counts a whole table from
+    # its narrowest index without decoding rows only for this spelling.
+    return Subquery(queryset.order_by().values(n=Func(Star(), function="COUNT", output_field=IntegerField())))
+
+
+def status_counts():
+    """Tasks per status, exact, in one statement (so one consistent snapshot).
+
+    Completed tasks are most of a long-lived queue; counting them is a scan
+    of ~900k index entries at 1M tasks (60-300 ms here, and GROUP BY status
+    costs that much again). So this counts the table (SQLite's fast whole-table
+    COUNT(*)) and every other status (small index ranges), and derives
+    completed as the difference. Rows with no status are counted apart.
+    """
+    others = [s for s in Status.values if s != Status.COMPLETED.value]
+    row = (
+        Task.objects.order_by()
+        .annotate(
+            total=_count(Task.objects.all()),
+            unset=_count(Task.objects.filter(status__isnull=True)),
+            **{status: _count(Task.objects.filter(status=status)) for status in others},
+        )
+        .values("total", "unset", *others)
+        .first()
+    )
+    if row is None:
+        return {status: 0 for status in Status.values}
+    counts = {status: row[status] for status in others}
+    counts[Status.COMPLETED.value] = row["total"] - row["unset"] - sum(counts.values())
+    return counts
+
+
+def active_by_priority():
+    """{(status, priority): n} for pending and in-progress tasks (idx_tasks_claim ranges)."""
+    # Grouped by the rank expression, which idx_tasks_claim holds, not by
+    # priority, which it does not: index only, no visit to each task's row.
+    rows = (
+        Task.objects.filter(status__in=ACTIVE)
+        .order_by()
+        .annotate(rank=priority_rank())
+        .values_list("status", "rank")
+        .annotate(n=Count("*"))
+    )
+    priority = {rank: p for p, rank in RANK.items()}
+    return {(status, priority.get(rank)): n for status, rank, n in rows}
+
+
+def active_by_project(projects):
+    """{(project, status): n} for pending and in-progress tasks of `projects`.
+
+    Listing the projects (from main.db) lets SQLite count each one from
+    idx_tasks_project_claim alone, instead of visiting every active task's row.
+    """
+    if not projects:
+        return {}
+    rows = (
+        Task.objects.filter(project__in=list(projects), status__in=ACTIVE)
+        .order_by()
+        .values_list("project", "status")
+        .annotate(n=Count("*"))
+    )
+    return {(project, status): n for project, status, n in rows}
+
+
+def finished_per_hour(now, hours=24):
+    """Completed and failed tasks per hour over the last `hours`, oldest first.
+
+    One range query on completed_at, read from idx_tasks_completed alone,
+    grouped by a CASE that puts each row in its hour: the bounds come from
+    Python, so no date function is needed.
+    """
+    hour = timedelta(hours=1)
+    end = now.replace(minute=0, second=0, microsecond=0) + hour
+    starts = [end - (hours - i) * hour for i in range(hours)]
+    bucket = Case(
+        *[When(completed_at__lt=start + hour, then=Value(i)) for i, start in enumerate(starts)],
+        output_field=IntegerField(),
+    )
+    rows = (
+        # No status filter here: with one, SQLite (no statistics) prefers the
+        # status index and visits all 900k completed tasks. Cancelled ones
+        # are counted and left out below.
+        Task.objects.filter(completed_at__gte=starts[0], completed_at__lt=end)
+        .order_by()
+        .annotate(bucket=bucket)
+        .values_list("bucket", "status")
+        .annotate(n=Count("*"))
+    )
+    counts = {(i, status): n for i, status, n in rows}
+    return [
+        {"start": start, "completed": counts.get((i, Status.COMPLETED), 0), "failed": counts.get((i, Status.FAILED), 0)}
+        for i, start in enumerate(starts)
+    ]
+
+
+def claim_ordered(status, project=None, priority=None, text=None):
+    """Tasks of one status in claim order, filtered, read in index order."""
+    queryset = Task.objects.filter(status=status)
+    if project:
+        queryset = queryset.for_project(project)
+    if text:
+        # No index can answer this: it reads every task of the status.
+        queryset = queryset.filter(Q(pk=text) | Q(description__icontains=text))
+    if priority:
+        # One priority is one rank: filtering on the rank expression lets
+        # SQLite seek to (status, rank) in idx_tasks_claim (or to (project,
+        # status, rank) in idx_tasks_project_claim), and then claim order is
+        # just created_at. (Filtering on `priority` instead, or also ordering
+        # by the constant rank, makes SQLite 3.40 scan or sort the status.)
+        return queryset.alias(rank=priority_rank()).filter(rank=RANK.get(priority, 4)).order_by("created_at")
+    return queryset.in_claim_order()
+
+
+def listing(statuses, project=None, priority=None, text=None, offset=0, limit=100):
+    """Rows [offset, offset+limit) of the tasks of `statuses`, status by status
+    in LISTING_ORDER, each in claim order; and whether more follow.
+
+    One query per status, each read in index order with a LIMIT, so a page
+    costs the same whatever the queue's size; no COUNT over the table.
+    """
+    rows, skip, want = [], offset, limit + 1
+    for status in [s for s in LISTING_ORDER if s in statuses]:
+        ordered = claim_ordered(status, project, priority, text)
+        page = list(ordered[skip : skip + want - len(rows)])
+        if skip:
+            # Rows of this status before the page: all of them when the page is empty.
+            skip = 0 if page else skip - ordered[:skip].count()
+        rows += page
+        if len(rows) >= want:
+            break
+    return rows[:limit], len(rows) > limit

@@ -1,0 +1,146 @@
+"""The queue page, a task's page, and the actions on tasks (all through tasks.queue)."""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from adt_admin.errors import ADTError, NotFound
+from adt_admin.web import PAGE_ROWS, by, render_page, staff_required
+from events.models import Event
+from tasks import board, queue
+from tasks.forms import QueueFilters
+from tasks.models import Priority, Task
+
+ACTIONS = {
+    "cancel": ("Cancelled", lambda task_id, who, data: queue.cancel(task_id, by=who)),
+    "retry": ("Retried", lambda task_id, who, data: queue.retry(task_id, by=who)),
+    "requeue": ("Requeued", lambda task_id, who, data: queue.requeue(task_id, by=who)),
+    "reprioritize": (
+        "Reprioritized",
+        lambda task_id, who, data: queue.reprioritize(task_id, data.get("priority", ""), by=who),
+    ),
+}
+# Bulk actions take the ticked rows of the page; more than this is a mistake.
+MAX_BULK = 1000
+TIMELINE_ROWS = 500
+
+
+def _listing_context(request, params):
+    form = QueueFilters(params)
+    filters = form.filters()
+    try:
+        offset = max(int(params.get("offset", 0)), 0)
+    except ValueError:
+        offset = 0
+    tasks, more = board.listing(**filters, offset=offset, limit=PAGE_ROWS)
+    query = {k: v for k, v in params.items() if k in form.fields and v}
+    return {
+        "form": form,
+        "tasks": tasks,
+        "more": more,
+        "offset": offset,
+        "query": urlencode(query),
+        "more_query": urlencode({**query, "offset": offset + PAGE_ROWS}),
+        "priorities": Priority.choices,
+        "back": _back(request),
+    }
+
+
+def _back(request):
+    """Where a no-JavaScript form post returns to: the page the user is looking at."""
+    if request.htmx and request.htmx.current_url_abs_path:
+        return request.htmx.current_url_abs_path
+    return request.get_full_path()
+
+
+@require_GET
+@staff_required
+def queue_page(request):
+    context = _listing_context(request, request.GET)
+    # "Load more" asks for the next rows only.
+    fragment = "rows" if context["offset"] else "results"
+    return render_page(request, "tasks/queue.html", fragment, context)
+
+
+@require_GET
+@staff_required
+def detail(request, task_id):
+    task = Task.objects.filter(pk=task_id).first()
+    if task is None:
+        raise Http404(f"no task with id {task_id!r}")
+    events = list(Event.objects.for_task(task_id).order_by("id")[: TIMELINE_ROWS + 1])
+    context = {
+        "task": task,
+        "events": events[:TIMELINE_ROWS],
+        "more_events": len(events) > TIMELINE_ROWS,
+        "priorities": Priority.choices,
+        "back": _back(request),
+        "view": "detail",
+    }
+    return render_page(request, "tasks/detail.html", "summary", context)
+
+
+@require_POST
+@staff_required
+def act(request, task_id, action):
+    if action not in ACTIONS:
+        raise Http404(f"no action {action!r}")
+    done, change = ACTIONS[action]
+    task = None
+    try:
+        task = change(task_id, by(request), request.POST)
+        messages.success(request, f"{done} task {task.id}.")
+    except NotFound as e:
+        messages.error(request, str(e))
+    except ADTError as e:
+        messages.error(request, str(e))
+        task = Task.objects.filter(pk=task_id).first()
+    if not request.htmx:
+        return _redirect_back(request)
+    context = {"task": task, "priorities": Priority.choices, "back": _back(request)}
+    if request.POST.get("view") == "detail":
+        context["view"] = "detail"
+        return render(request, "tasks/detail.html#acted", context)
+    return render(request, "tasks/queue.html#acted", context)
+
+
+@require_POST
+@staff_required
+def bulk(request):
+    action = request.POST.get("action", "")
+    ids = list(dict.fromkeys(request.POST.getlist("ids")))
+    if action not in ACTIONS:
+        messages.error(request, "Choose what to do with the selected tasks.")
+    elif not ids:
+        messages.error(request, "Select at least one task.")
+    elif len(ids) > MAX_BULK:
+        messages.error(request, f"{len(ids)} tasks selected; at most {MAX_BULK} at a time.")
+    else:
+        done, change = ACTIONS[action]
+        changed, errors = 0, []
+        for task_id in ids:
+            try:
+                change(task_id, by(request), request.POST)
+                changed += 1
+            except ADTError as e:
+                errors.append(str(e))
+        if changed:
+            messages.success(request, f"{done} {changed} task{'s' if changed != 1 else ''}.")
+        for error in errors[:5]:
+            messages.error(request, error)
+        if len(errors) > 5:
+            messages.error(request, f"… and {len(errors) - 5} more not changed.")
+    if not request.htmx:
+        return _redirect_back(request)
+    return render(request, "tasks/queue.html#bulked", _listing_context(request, request.GET))
+
+
+def _redirect_back(request):
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        target = "tasks:queue"
+    return redirect(target)

@@ -1,0 +1,125 @@
+"""End to end in a real headless Chromium against gunicorn: log in, watch the feed, steer the queue."""
+
+import json
+
+import pytest
+
+from tests.web.servers import ADMIN_PASSWORD, CHROMIUM, CHROMIUM_ARGS, require_chromium
+
+pytestmark = pytest.mark.browser
+
+WAIT = 15_000  # ms: the feed polls every 2 s; the machine may be busy.
+
+
+@pytest.fixture
+def browser():
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, site):
+    """A logged-in page, landing on /events/ after the login form."""
+    page = browser.new_page()
+    page.set_default_timeout(WAIT)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(site.url + "/events/")
+    assert "/admin/login/" in page.url  # anonymous: sent to log in first
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", ADMIN_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(site.url + "/events/")
+    yield page
+    assert errors == []
+
+
+def add_task(site, description, priority="normal"):
+    result = site.adt.manage("add_task", "--project", "demo", "--description", description, "--priority", priority, "--json")
+    assert result.returncode == 0, result.stderr
+    return result.json()["id"]
+
+
+def test_a_task_added_on_the_command_line_appears_in_the_feed_and_is_cancelled_on_the_queue_page(page, site):
+    from playwright.sync_api import expect
+
+    page.evaluate("window.notReloaded = true")
+    task_id = add_task(site, "watch me in the browser")
+
+    row = page.locator("#feed-rows .event", has_text=task_id)
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("task.created")
+    assert page.evaluate("window.notReloaded") is True  # appended, not reloaded
+    assert page.locator("#feed-rows .event").first.get_attribute("id") == row.get_attribute("id")
+
+    page.click("nav >> text=Queue")
+    task_row = page.locator(f"#task-{task_id}")
+    expect(task_row.locator(".badge.status")).to_have_text("Pending")
+    page.once("dialog", lambda dialog: dialog.accept())
+    task_row.locator("button", has_text="Cancel").click()
+
+    expect(task_row.locator(".badge.status")).to_have_text("Cancelled")
+    expect(page.locator("#messages")).to_contain_text(f"Cancelled task {task_id}.")
+    assert site.adt.scalar("tasks", "SELECT status FROM tasks WHERE id = ?", (task_id,)) == "cancelled"
+    data = site.adt.scalar("logs", "SELECT data FROM events WHERE task_id = ? AND type = 'task.cancelled'", (task_id,))
+    assert json.loads(data)["by"] == "web:admin"
+
+
+def test_the_feed_stops_polling_while_the_tab_is_hidden_and_catches_up_when_shown(page, site):
+    from playwright.sync_api import expect
+
+    polls = []
+    page.on("request", lambda request: polls.append(request.url) if "/events/feed" in request.url else None)
+    page.wait_for_timeout(2500)
+    assert polls, "the feed polls while visible"
+
+    page.evaluate(
+        "Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'hidden'});"
+        "document.dispatchEvent(new Event('visibilitychange'))"
+    )
+    page.wait_for_timeout(500)
+    polls.clear()
+    task_id = add_task(site, "arrives while hidden")
+    page.wait_for_timeout(5000)
+    assert polls == []
+    assert page.locator("#feed-rows .event", has_text=task_id).count() == 0
+
+    page.evaluate(
+        "Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => 'visible'});"
+        "document.dispatchEvent(new Event('visibilitychange'))"
+    )
+    expect(page.locator("#feed-rows .event", has_text=task_id)).to_be_visible(timeout=1500)
+
+
+def test_bulk_reprioritize_of_every_row_on_the_queue_page(page, site):
+    from playwright.sync_api import expect
+
+    ids = [add_task(site, f"bulk {i}", "low") for i in range(3)]
+    page.goto(site.url + "/tasks/")
+    page.check("input.select-all")
+    page.select_option("#bulk select[name=action]", "reprioritize")
+    page.select_option("#bulk select[name=priority]", "urgent")
+    page.click("#bulk button[type=submit]")
+
+    expect(page.locator("#messages")).to_contain_text("Reprioritized 3 tasks.")
+    for task_id in ids:
+        expect(page.locator(f"#task-{task_id} .badge.priority")).to_have_text("urgent")
+    assert site.adt.sql("tasks", "SELECT DISTINCT priority FROM tasks") == [("urgent",)]
+
+
+def test_filters_update_the_list_and_the_address_bar(page, site):
+    from playwright.sync_api import expect
+
+    keep = add_task(site, "find the needle")
+    add_task(site, "something else")
+    page.goto(site.url + "/tasks/")
+    page.fill("input[name=q]", "needle")
+    page.press("input[name=q]", "Enter")
+    expect(page.locator("#queue-rows tr")).to_have_count(1)
+    expect(page.locator(f"#task-{keep}")).to_be_visible()
+    assert page.url.endswith("q=needle")

@@ -1,0 +1,118 @@
+"""The pages' queries read indexes, never whole tables, so they stay fast at 1M tasks and 10M events.
+
+SQLite (with no ANALYZE statistics, as deployed) picks the same plan for a
+table of ten rows as for ten million, so these small tests guard what
+bench/pages.py measures at full size.
+"""
+
+import pytest
+from django.db import connections
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from events import feed
+from tasks import board
+from tests import factories
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def plans(alias, action):
+    """EXPLAIN QUERY PLAN of every query `action` runs on `alias`: [(sql, plan)]."""
+    with CaptureQueriesContext(connections[alias]) as captured:
+        action()
+    out = []
+    with connections[alias].cursor() as cursor:
+        for query in captured.captured_queries:
+            sql = query["sql"]
+            if not sql.lstrip().upper().startswith("SELECT"):
+                continue
+            plan = " | ".join(row[3] for row in cursor.execute("EXPLAIN QUERY PLAN " + sql).fetchall())
+            out.append((sql, plan))
+    return out
+
+
+def assert_no_table_scan(found, table):
+    for sql, plan in found:
+        for step in plan.split(" | "):
+            # "SCAN tasks" alone reads every row; "SCAN tasks USING … INDEX" in
+            # order with a LIMIT, or the COUNT(*) fast path, is fine.
+            assert step.strip() != f"SCAN {table}", f"{plan}\n{sql}"
+
+
+@pytest.fixture(autouse=True)
+def some_tasks(demo):
+    for priority in ("urgent", "low", "normal"):
+        factories.task(priority=priority)
+
+
+def test_the_queue_listing_reads_the_claim_indexes_in_order():
+    for kwargs, index in [
+        ({}, "idx_tasks_claim"),
+        ({"priority": "low"}, "idx_tasks_claim (status=? AND <expr>=?)"),
+        ({"project": "demo"}, "idx_tasks_project_claim"),
+        ({"project": "demo", "priority": "low"}, "idx_tasks_project_claim (project=? AND status=? AND <expr>=?)"),
+    ]:
+        found = plans("tasks", lambda kwargs=kwargs: board.listing(board.LISTING_ORDER, **kwargs))
+        assert found
+        for sql, plan in found:
+            assert index in plan, f"{kwargs}: {plan}\n{sql}"
+            assert "TEMP B-TREE" not in plan, f"{kwargs}: {plan}\n{sql}"
+
+
+def test_the_dashboard_counts_read_indexes_only():
+    found = plans("tasks", board.status_counts) + plans("tasks", board.active_by_priority)
+    found += plans("tasks", lambda: board.active_by_project(["demo", "other"]))
+    assert_no_table_scan(found, "tasks")
+    assert any("COVERING INDEX idx_tasks_project_claim" in plan for _, plan in found)
+
+
+def test_the_chart_reads_only_the_completed_at_index():
+    [(sql, plan)] = plans("tasks", lambda: board.finished_per_hour(timezone.now()))
+    assert "COVERING INDEX idx_tasks_completed (completed_at>? AND completed_at<?)" in plan, plan
+
+
+def test_the_event_pages_read_indexes_in_id_order(client):
+    task = factories.task()
+    # Something for every filter, so no page falls back to its "no match" query.
+    feed.record("agent.error", project="demo", level="error")
+    feed.record("agent.stale", project="demo", level="warn")
+    for url, index in [
+        ("/events/", "SCAN events"),  # by id, backwards, LIMIT 100
+        ("/events/?level=error", "idx_events_level"),
+        ("/events/?project=demo", "idx_events_project"),
+        ("/events/?type=task.created", "idx_events_type"),
+        ("/events/feed?after=1&level=warn", "idx_events_level (level=? AND rowid>?)"),
+        ("/events/feed?after=1", "INTEGER PRIMARY KEY (rowid>?)"),
+        (f"/tasks/{task.id}/", "idx_events_task"),
+    ]:
+        found = [(sql, plan) for sql, plan in plans("logs", lambda url=url: client.get(url)) if "events" in sql]
+        assert found, url
+        for sql, plan in found:
+            assert index in plan, f"{url}: {plan}\n{sql}"
+            assert "TEMP B-TREE" not in plan, f"{url}: {plan}\n{sql}"
+
+
+def test_admin_change_lists_read_indexes_in_their_order():
+    from django.contrib.auth.models import User
+
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("boss", password="pw"))
+    for url, alias, index in [
+        ("/admin/tasks/task/", "tasks", "idx_tasks_created"),
+        ("/admin/tasks/task/?status__exact=completed", "tasks", "idx_tasks_status_created"),
+        ("/admin/tasks/task/?project=demo", "tasks", "idx_tasks_project_created"),
+        ("/admin/events/event/?level__exact=error", "logs", "idx_events_level"),
+        ("/admin/events/event/?type=task.created", "logs", "idx_events_type"),
+        ("/admin/events/agentrun/", "logs", "idx_runs_time"),
+    ]:
+        found = plans(alias, lambda url=url: admin.get(url))
+        table = "tasks" if alias == "tasks" else ("agent_runs" if "agentrun" in url else "events")
+        found = [(sql, plan) for sql, plan in found if f'FROM "{table}"' in sql]
+        assert found, url
+        assert_no_table_scan(found, table)
+        for sql, plan in found:
+            assert index in plan, f"{url}: {plan}\n{sql}"
+            # Sorting only ties of the indexed column (RIGHT PART) is fine.
+            assert "TEMP B-TREE FOR ORDER BY" not in plan, f"{url}: {plan}\n{sql}"
