@@ -32,7 +32,9 @@ def status_counts():
     of ~900k index entries at 1M tasks (60-300 ms here, and GROUP BY status
     costs that much again). So this counts the table (SQLite's fast whole-table
     COUNT(*)) and every other status (small index ranges), and derives
-    completed as the difference. Rows with no status are counted apart.
+    completed as the difference. Rows with no status are counted apart; a
+    status outside the five (only raw SQL could write one) would show as
+    completed.
     """
     others = [s for s in Status.values if s != Status.COMPLETED.value]
     row = (

@@ -56,6 +56,9 @@ def test_a_task_added_on_the_command_line_appears_in_the_feed_and_is_cancelled_o
     expect(row).to_contain_text("task.created")
     assert page.evaluate("window.notReloaded") is True  # appended, not reloaded
     assert page.locator("#feed-rows .event").first.get_attribute("id") == row.get_attribute("id")
+    # The cursor moved on: later polls do not bring the same event again.
+    page.wait_for_timeout(4500)
+    assert row.count() == 1
 
     page.click("nav >> text=Queue")
     task_row = page.locator(f"#task-{task_id}")
