@@ -102,13 +102,17 @@ class Task(models.Model):
                 models.F("created_at"),
                 name="idx_tasks_project_claim",
             ),
-            # The web admin (migration 0002). The dashboard's chart of the last
-            # 24 h: WHERE completed_at >= … read from the index alone.
-            models.Index(fields=["completed_at", "status"], name="idx_tasks_completed"),
-            # The admin change list filtered by status, newest first: without it
-            # SQLite sorts every task of that status (3 s for 900k completed).
-            models.Index(fields=["status", "created_at"], name="idx_tasks_status_created"),
-            # The same for the admin filtered by project.
+            # The web admin (migration 0003). The dashboard's chart of the last
+            # 24 h: WHERE completed_at >= … read from the index alone (a scan of
+            # every task without it). Partial, so a claim, which changes the
+            # status of a task not yet finished, never has to update it.
+            models.Index(
+                fields=["completed_at", "status"],
+                condition=models.Q(completed_at__isnull=False),
+                name="idx_tasks_completed",
+            ),
+            # The admin change list filtered by project, newest first: without it
+            # SQLite sorts every task of the project. Written only on insert.
             models.Index(fields=["project", "created_at"], name="idx_tasks_project_created"),
         ]
 

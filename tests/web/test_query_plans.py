@@ -101,7 +101,10 @@ def test_admin_change_lists_read_indexes_in_their_order():
     admin.force_login(User.objects.create_superuser("boss", password="pw"))
     for url, alias, index in [
         ("/admin/tasks/task/", "tasks", "idx_tasks_created"),
-        ("/admin/tasks/task/?status__exact=completed", "tasks", "idx_tasks_status_created"),
+        ("/admin/tasks/task/?status__exact=completed", "tasks", "idx_tasks_claim (status=?)"),
+        ("/admin/tasks/task/?status__exact=completed&priority=low", "tasks", "idx_tasks_claim (status=? AND <expr>=?)"),
+        ("/admin/tasks/task/?status__exact=completed&project=demo", "tasks", "idx_tasks_project_claim (project=? AND status=?)"),
+        ("/admin/tasks/task/?priority=low&project=demo", "tasks", "idx_tasks_project_created"),
         ("/admin/tasks/task/?project=demo", "tasks", "idx_tasks_project_created"),
         ("/admin/events/event/?level__exact=error", "logs", "idx_events_level"),
         ("/admin/events/event/?type=task.created", "logs", "idx_events_type"),
@@ -116,3 +119,15 @@ def test_admin_change_lists_read_indexes_in_their_order():
             assert index in plan, f"{url}: {plan}\n{sql}"
             # Sorting only ties of the indexed column (RIGHT PART) is fine.
             assert "TEMP B-TREE FOR ORDER BY" not in plan, f"{url}: {plan}\n{sql}"
+
+
+def test_a_claim_writes_no_index_the_web_admin_added():
+    """Claims are the hot path: the indexes added for the pages leave out the
+    columns a claim changes, or leave out the tasks a claim touches."""
+    claim_changes = {"status", "assigned_to", "started_at"}
+    with connections["tasks"].cursor() as cursor:
+        partial = {row[1]: row[4] for row in cursor.execute("PRAGMA index_list(tasks)").fetchall()}
+        for name in ("idx_tasks_completed", "idx_tasks_project_created"):
+            columns = {row[2] for row in cursor.execute(f"PRAGMA index_info({name})").fetchall()}
+            sql = cursor.execute("SELECT sql FROM sqlite_master WHERE name = %s", [name]).fetchone()[0]
+            assert not columns & claim_changes or (partial[name] and '"completed_at" IS NOT NULL' in sql), sql
