@@ -2,11 +2,10 @@
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 
 from tests import factories
 from tests.support import ADT
-from tests.web.servers import ADMIN_PASSWORD, Server
+from tests.web.servers import ADMIN_PASSWORD, Server, https_client
 
 
 @pytest.fixture
@@ -17,7 +16,7 @@ def staff(db):
 @pytest.fixture
 def client(staff):
     """A staff user's client (the pages' audience)."""
-    client = Client()
+    client = https_client()
     client.force_login(staff)
     return client
 
@@ -26,7 +25,7 @@ def client(staff):
 def outsider_client(db):
     """Logged in, but not staff."""
     user = User.objects.create_user("outsider", password="pw")
-    client = Client()
+    client = https_client()
     client.force_login(user)
     return client
 

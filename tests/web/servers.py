@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.test import Client
 
 from tests.support import PYTHON, ROOT
 
@@ -29,6 +30,13 @@ def require_chromium():
     if os.environ.get("ADT_REQUIRE_SERVERS") == "1":
         pytest.fail(message + " and ADT_REQUIRE_SERVERS=1")
     pytest.skip(message)
+
+
+def https_client(**kwargs):
+    """A test client whose requests come through the TLS proxy, as in production
+    (with DEBUG off the settings redirect plain HTTP to HTTPS). Like a browser
+    it names the host, which Django otherwise takes as testserver:80."""
+    return Client(headers={"X-Forwarded-Proto": "https", "Host": "testserver"}, **kwargs)
 
 
 def free_port():
@@ -67,7 +75,8 @@ class Server:
                  # Our own (empty) config, so a gunicorn.conf.py in the checkout does not apply.
                  "--config", str(empty_config),
                  "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4", "--timeout", "60"],
-                cwd=ROOT, env={**self.adt.env, "ADT_STATIC_ROOT": str(self.static_root)},
+                # Plain HTTP on loopback: no TLS proxy in front (DJANGO_HTTPS=0).
+                cwd=ROOT, env={**self.adt.env, "ADT_STATIC_ROOT": str(self.static_root), "DJANGO_HTTPS": "0"},
                 stdout=log, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout

@@ -3,7 +3,6 @@
 import pytest
 from django.contrib.auth.models import User
 from django.db import connections
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from events import feed
@@ -13,6 +12,7 @@ from projects.models import Agent, Project
 from tasks import queue
 from tasks.models import Status, Task
 from tests import factories
+from tests.web.servers import https_client
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -28,7 +28,7 @@ CHANGE_LISTS = [
 @pytest.fixture
 def admin_client(db):
     user = User.objects.create_superuser("boss", password="pw")
-    client = Client()
+    client = https_client()
     client.force_login(user)
     return client
 

@@ -12,6 +12,7 @@ from projects.models import Agent, AgentStatus
 from tasks import board, queue
 from tasks.models import Status, Task
 from tests import factories
+from tests.web.servers import https_client
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -20,13 +21,13 @@ PAGES = ["/", "/tasks/", "/tasks/0123456789abcdef/", "/events/", "/events/feed?a
 
 @pytest.mark.parametrize("url", PAGES)
 def test_anonymous_users_are_sent_to_the_login_page(url):
-    response = Client().get(url)
+    response = https_client().get(url)
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/?next=")
 
 
 def test_an_anonymous_htmx_request_redirects_the_whole_page_to_login():
-    response = Client().get("/events/feed?after=3", headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/events/?level=error"})
+    response = https_client().get("/events/feed?after=3", headers={"HX-Request": "true", "HX-Current-URL": "https://testserver/events/?level=error"})
     assert response.status_code == 200
     assert response["HX-Redirect"] == "/admin/login/?next=/events/%3Flevel%3Derror"
 
@@ -185,6 +186,7 @@ def test_projects_page_lists_the_registry_with_active_task_counts(client, demo):
 
 
 def test_healthz_answers_without_login_when_every_database_answers():
+    # Over plain HTTP too: load balancers probe without TLS.
     response = Client().get("/healthz")
     assert response.status_code == 200
     assert response.content == b"ok\n"

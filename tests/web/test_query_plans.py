@@ -7,13 +7,13 @@ bench/pages.py measures at full size.
 
 import pytest
 from django.db import connections
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from events import feed
 from tasks import board
 from tests import factories
+from tests.web.servers import https_client
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -97,7 +97,7 @@ def test_the_event_pages_read_indexes_in_id_order(client):
 def test_admin_change_lists_read_indexes_in_their_order():
     from django.contrib.auth.models import User
 
-    admin = Client()
+    admin = https_client()
     admin.force_login(User.objects.create_superuser("boss", password="pw"))
     for url, alias, index in [
         ("/admin/tasks/task/", "tasks", "idx_tasks_created"),

@@ -4,13 +4,13 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from events.models import Event
 from tasks import board, queue
 from tasks.models import Status, Task
 from tests import factories
+from tests.web.servers import https_client
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -231,16 +231,18 @@ def test_bulk_without_an_action_or_a_selection_changes_nothing(client):
 
 def test_state_changes_need_the_csrf_token(staff):
     task = factories.task()
-    client = Client(enforce_csrf_checks=True)
+    client = https_client(enforce_csrf_checks=True)
     client.force_login(staff)
+    # A browser's POST says where it comes from; only the token differs below.
+    same_origin = {**HTMX, "Origin": "https://testserver"}
 
-    refused = client.post(f"/tasks/{task.id}/cancel", headers=HTMX)
+    refused = client.post(f"/tasks/{task.id}/cancel", headers=same_origin)
     assert refused.status_code == 403
     assert Task.objects.get(pk=task.id).status == Status.PENDING
 
     page = client.get("/tasks/").content.decode()
     token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
-    accepted = client.post(f"/tasks/{task.id}/cancel", headers={**HTMX, "X-CSRFToken": token})
+    accepted = client.post(f"/tasks/{task.id}/cancel", headers={**same_origin, "X-CSRFToken": token})
     assert accepted.status_code == 200
     assert Task.objects.get(pk=task.id).status == Status.CANCELLED
 
