@@ -40,7 +40,12 @@ migrations-check: $(VENV)/.runtime
 test: $(VENV)/.dev lint migrations-check
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.dev
+# The peers bench/peers.py measures against; never needed by the tests.
+$(VENV)/.bench: $(VENV)/.dev requirements-bench.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.bench
 	BENCH=$(BENCH) BENCH_ARGS="$(BENCH_ARGS)" $(PY) bench/run.py
 
 clean:
