@@ -161,3 +161,8 @@ LOGIN_REDIRECT_URL = "/"
 ADT_MAX_RETRIES = envint("ADT_MAX_RETRIES", 3)
 ADT_STALE_SECONDS = envint("ADT_STALE_SECONDS", 30)
 ADT_LOG_RETENTION_DAYS = envint("ADT_LOG_RETENTION_DAYS", 90)
+
+# Where archive_tasks moves old finished tasks (one SQLite file per month)
+# and where backup writes its copies by default.
+ADT_ARCHIVE_DIR = Path(os.environ.get("ADT_ARCHIVE_DIR") or DATA_DIR / "archive").expanduser()
+ADT_BACKUP_DIR = Path(os.environ.get("ADT_BACKUP_DIR") or ADT_HOME / "backups").expanduser()
