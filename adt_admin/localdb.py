@@ -9,6 +9,7 @@ one-line error: those have their own tools.
 """
 
 import sqlite3
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,9 +17,12 @@ from django.db import connections
 
 from adt_admin.errors import InvalidInput
 
-# Pages released per incremental_vacuum step: 4 MiB with 4 KiB pages, a few
-# milliseconds of work under the write lock, so agents' writes slip in between.
-STEP_PAGES = 1024
+# Pages released per incremental_vacuum step: 1 MiB with 4 KiB pages, a few
+# milliseconds under the write lock (bench/archive.py measures the rest).
+STEP_PAGES = 256
+# After each short maintenance write, a pause of this many times as long as
+# it held the lock (see breathe()).
+PAUSE = 1.0
 
 
 def path(alias):
@@ -48,7 +52,46 @@ def connect(alias):
     except sqlite3.OperationalError:
         raise InvalidInput(f"no database at {file} (run `python manage.py migrate`)") from None
     conn.execute("PRAGMA synchronous=NORMAL")
+    manual_checkpoints(conn)
     return conn
+
+
+def manual_checkpoints(conn):
+    """Leave checkpoints to breathe(), which runs one after each write.
+
+    A maintenance run writes far more WAL than agents do. Left to SQLite's
+    autocheckpoint, the WAL would run past 1000 pages mostly through our
+    writes and an agent's commit would pay for copying it back.
+    """
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+
+
+def breathe(conn, held):
+    """After a maintenance write that held the lock `held` seconds: checkpoint, then pause.
+
+    The checkpoint keeps the WAL short. PASSIVE copies what no reader still
+    needs without making anyone wait. Agents read all the time, so some
+    reader usually still sees the frames of our last write, the WAL is never
+    fully copied, never starts over, and grows by a batch each time; past
+    1000 pages every agent commit would try a checkpoint of its own. So when
+    PASSIVE leaves frames behind, RESTART finishes the job: it waits for
+    those readers (milliseconds) and blocks writers while it copies the rest.
+
+    The pause is for agents waiting for the lock: they sleep in SQLite's busy
+    handler and retry at moments of their own, and back-to-back writes would
+    leave them only instants to get in. It lasts as long as the write and
+    the RESTART held the lock, so the lock stays free at least half the time.
+    Returns the seconds the RESTART blocked writers.
+    """
+    started = time.monotonic()
+    busy, log, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    blocked = 0.0
+    if log > 0 and copied < log:
+        restart = time.monotonic()
+        conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+        blocked = time.monotonic() - restart
+    time.sleep(max(0.0, (held + blocked) * PAUSE - (time.monotonic() - started - blocked)))
+    return blocked
 
 
 def pragma(conn, name):
@@ -69,8 +112,10 @@ def reclaim(alias, step_pages=STEP_PAGES):
         released = 0
         free = pragma(conn, "freelist_count")
         while free > 0:
+            started = time.monotonic()
             # executescript steps the pragma to the end; execute() would free one page.
             conn.executescript(f"PRAGMA incremental_vacuum({min(free, step_pages)})")
+            breathe(conn, time.monotonic() - started)
             after = pragma(conn, "freelist_count")
             if after >= free:  # others free pages as fast as we release them
                 break

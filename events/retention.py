@@ -11,7 +11,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -22,8 +22,9 @@ from events import feed
 from events.models import AgentRun, Event, RelayReceipt, RunStatus
 
 LOGS = "logs"
-# Events are small rows: 2000 of them delete in a few milliseconds.
-BATCH_SIZE = 2000
+# Rows per write transaction. Claims relay their events into logs.db, so
+# they wait for a batch too; events are small rows in time order.
+BATCH_SIZE = 1000
 # A relay receipt only guards an outbox row a crashed process may relay
 # again; a day later that row is long gone (see events.feed.relay).
 RECEIPTS_KEPT = timedelta(days=1)
@@ -75,16 +76,21 @@ def prune(older_than=None, *, dry_run=False, vacuum=False, batch_size=BATCH_SIZE
     }
     if dry_run:
         return _timed(summary, started)
+    connections[LOGS].ensure_connection()
+    raw = connections[LOGS].connection
+    localdb.manual_checkpoints(raw)
     total = summary["events"] + summary["runs"]
     done = {"events": 0, "runs": 0}
     for name, rows in (("events", old_events), ("runs", old_runs)):
         while True:
+            started = time.monotonic()
             with transaction.atomic(using=LOGS):
                 ids = list(rows(cutoff).order_by().values_list("id", flat=True)[:batch_size])
                 if ids:
                     rows(cutoff).filter(id__in=ids).delete()
             if not ids:
                 break
+            localdb.breathe(raw, time.monotonic() - started)
             done[name] += len(ids)
             summary["batches"] += 1
             if progress:

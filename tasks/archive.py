@@ -6,16 +6,18 @@ by the month of that date (tasks-undated.db when it is not a date): plain
 SQLite files with the same `tasks` table, readable by any SQLite tool.
 Pending and in-progress tasks are never touched.
 
-Each batch of an archive run:
+The run reads eligible rows in rounds (ROUND batches at a time) and for each:
 1. writes the ids it is about to move, per file, to a journal (in-flight.json),
-2. copies the rows into their archive files (INSERT OR REPLACE, committed),
-3. deletes, in one short tasks.db transaction, each live row that still
-   equals its archived copy,
+2. copies the rows into their archive files (INSERT OR REPLACE, one commit
+   per file: a round spans many months, and each commit costs fsyncs),
+3. deletes them from tasks.db a batch at a time, each batch one short
+   transaction that deletes only the rows still equal to their archived copy,
 4. removes from the archive the copies of rows that changed meanwhile (a
    failed task retried, say: the live row is the truth), drops the journal.
 A run killed anywhere leaves at most one journal; the next run starts by
 doing steps 3 and 4 for it. So every task ends up in exactly one place, and
-only step 3 holds tasks.db's write lock: claims wait for one batch at most.
+only step 3 holds tasks.db's write lock, one batch at a time: claims wait
+for one batch at most.
 """
 
 import fcntl
@@ -40,6 +42,8 @@ TASKS = "tasks"
 # Rows per batch. tasks.db's write lock is held to delete one batch; tuned
 # with bench/archive.py so claims keep a p99 under 100 ms while archiving.
 BATCH_SIZE = 500
+# Batches per round: the rows copied to the archive files per commit.
+ROUND = 20
 JOURNAL = "in-flight.json"
 # A finished task's age, in SQL: when it finished, else when it was created.
 AGE = "COALESCE(completed_at, created_at)"
@@ -78,7 +82,7 @@ def archive_name(age):
 def archive(older_than, statuses=FINISHED, *, delete=False, dry_run=False, batch_size=BATCH_SIZE, progress=None):
     """Archive (or with `delete`, drop) finished tasks older than `older_than` days.
 
-    `progress(done, total)` is called after each batch. Returns a summary dict;
+    `progress(done, total)` is called after each round. Returns a summary dict;
     a real run also writes it as one `tasks.archived` event.
     """
     days = check_days(older_than)
@@ -105,25 +109,28 @@ def archive(older_than, statuses=FINISHED, *, delete=False, dry_run=False, batch
             "batches": 0,
             "files": {} if delete else by_file,
             "freed_bytes": 0,
+            "longest_batch_ms": 0,
         }
         if dry_run:
             return _timed(summary, started)
         with run.locked():
             # What an interrupted run left half done comes first.
-            summary["files"], summary["skipped"] = run.settle()
+            summary["files"], summary["skipped"], summary["batches"] = run.settle(batch_size)
             summary["recovered"] = sum(summary["files"].values())
-            for rows in run.batches(batch_size):
+            for rows in run.rounds(batch_size * ROUND):
                 if delete:
-                    summary["deleted"] += run.drop(rows)
+                    deleted, batches = run.drop(rows, batch_size)
+                    summary["deleted"] += deleted
                 else:
-                    moved, skipped = run.move(rows)
+                    moved, skipped, batches = run.move(rows, batch_size)
                     for name, count in moved.items():
                         summary["files"][name] = summary["files"].get(name, 0) + count
                     summary["archived"] += sum(moved.values())
                     summary["skipped"] += skipped
-                summary["batches"] += 1
+                summary["batches"] += batches
                 if progress:
                     progress(summary["archived"] + summary["deleted"] + summary["skipped"], summary["matched"])
+        summary["longest_batch_ms"] = round(max(run.holds, default=0) * 1000, 1)
     finally:
         conn.close()
     if summary["archived"] or summary["deleted"] or summary["recovered"]:
@@ -153,9 +160,10 @@ class _Run:
         self.quoted = ", ".join(f'"{c}"' for c in self.columns)
         self.completed, self.created = self.columns.index("completed_at"), self.columns.index("created_at")
         # Stored datetimes are UTC text; the cutoff is compared in the same form.
-        self.where = f"status IN ({', '.join('?' * len(statuses))}) AND {AGE} < ?"
+        self.where = f"status IN ({_marks(statuses)}) AND {AGE} < ?"
         self.params = [*statuses, str(timezone.make_naive(cutoff, UTC))]
         self.archives = {}
+        self.holds = []  # seconds tasks.db's write lock was held, per batch
 
     def age(self, row):
         return row[self.completed] if row[self.completed] is not None else row[self.created]
@@ -168,31 +176,45 @@ class _Run:
             counts[name] = counts.get(name, 0) + count
         return dict(sorted(counts.items()))
 
-    def batches(self, size):
-        """Eligible rows in rowid order, read without any lock (WAL readers never block)."""
+    def rounds(self, size):
+        """Eligible rows in rowid order, `size` at a time, read without any lock (WAL readers never block).
+
+        NOT INDEXED: walking the table in rowid order is one pass over it;
+        idx_tasks_status would find every remaining row again and sort them
+        for each round.
+        """
         last = 0
-        query = f"SELECT rowid, {self.quoted} FROM tasks WHERE rowid > ? AND {self.where} ORDER BY rowid LIMIT ?"
+        query = f"SELECT rowid, {self.quoted} FROM tasks NOT INDEXED WHERE rowid > ? AND {self.where} ORDER BY rowid LIMIT ?"
         while rows := self.conn.execute(query, [last, *self.params, size]).fetchall():
             last = rows[-1][0]
             yield [row[1:] for row in rows]
 
     # Dropping ------------------------------------------------------------
 
-    def drop(self, rows):
-        """Delete these rows if they are still eligible; returns how many went."""
-        dropped = 0
-        with _write(self.conn):
-            for ids in _chunks([row[0] for row in rows]):
-                dropped += self.conn.execute(
-                    f"DELETE FROM tasks WHERE id IN ({', '.join('?' * len(ids))}) AND {self.where}", [*ids, *self.params]
-                ).rowcount
-        return dropped
+    def drop(self, rows, batch_size):
+        """Delete these rows, a batch per transaction, if they are still eligible.
+
+        Returns (rows deleted, batches).
+        """
+        dropped = batches = 0
+        for ids in _chunks([row[0] for row in rows], batch_size):
+            with self._batch():
+                for part in _chunks(ids):
+                    dropped += self.conn.execute(
+                        f"DELETE FROM tasks WHERE id IN ({_marks(part)}) AND {self.where}", [*part, *self.params]
+                    ).rowcount
+            batches += 1
+        return dropped, batches
 
     # Archiving -----------------------------------------------------------
 
-    def move(self, rows):
-        self.copy(rows)
-        return self.settle()
+    def move(self, rows, batch_size):
+        started = time.monotonic()
+        archived = self.copy(rows)
+        # Copying holds no lock of tasks.db, but it takes CPU and disk from the
+        # agents all the same (two cores are common): rest as long.
+        time.sleep((time.monotonic() - started) * localdb.PAUSE)
+        return self.settle(batch_size, archived)
 
     def copy(self, rows):
         """Steps 1 and 2: the journal, then the rows in their archive files."""
@@ -200,49 +222,54 @@ class _Run:
         for row in rows:
             groups.setdefault(archive_name(self.age(row)), []).append(row)
         self._write_journal({name: [row[0] for row in group] for name, group in groups.items()})
-        insert = f"INSERT OR REPLACE INTO tasks ({self.quoted}) VALUES ({', '.join('?' * len(self.columns))})"
+        insert = f"INSERT OR REPLACE INTO tasks ({self.quoted}) VALUES ({_marks(self.columns)})"
         for name, group in groups.items():
             db = self._archive(name)
             with _write(db):
                 db.executemany(insert, group)
+        return groups
 
-    def settle(self):
-        """Steps 3 and 4 for the batch in the journal.
+    def settle(self, batch_size, archived=None):
+        """Steps 3 and 4 for the round in the journal, whose archived copies are
+        `archived` ({file: rows}) when this run just wrote them, else read back.
 
-        Returns ({archive file: rows moved}, rows left live because they changed).
+        Returns ({archive file: rows moved}, rows left live because they changed, batches).
         """
         journal = self.dir / JOURNAL
-        try:
-            batch = json.loads(journal.read_text())
-        except FileNotFoundError:
-            return {}, 0
-        archived = {}
-        for name, ids in batch.items():
-            if (self.dir / name).exists():
-                db = self._archive(name)
-                archived[name] = [
-                    row for chunk in _chunks(ids)
-                    for row in db.execute(f"SELECT {self.quoted} FROM tasks WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
-                ]
-        rows = [row for group in archived.values() for row in group]
+        if archived is None:
+            try:
+                inflight = json.loads(journal.read_text())
+            except FileNotFoundError:
+                return {}, 0, 0
+            archived = {}
+            for name, ids in inflight.items():
+                if (self.dir / name).exists():  # else killed before writing to it
+                    db = self._archive(name)
+                    archived[name] = [
+                        row for part in _chunks(ids)
+                        for row in db.execute(f"SELECT {self.quoted} FROM tasks WHERE id IN ({_marks(part)})", part)
+                    ]
         # Only a row equal to its archived copy in every column goes.
         same = " AND ".join(['"id" = ?'] + [f'"{c}" IS ?' for c in self.columns[1:]])
-        with _write(self.conn):
-            self.conn.executemany(f"DELETE FROM tasks WHERE {same}", rows)
-            live = {
-                task_id for chunk in _chunks([row[0] for row in rows])
-                for (task_id,) in self.conn.execute(f"SELECT id FROM tasks WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
-            }
+        live, batches = set(), 0
+        for rows in _chunks([row for group in archived.values() for row in group], batch_size):
+            with self._batch():
+                self.conn.executemany(f"DELETE FROM tasks WHERE {same}", rows)
+                ids = [row[0] for row in rows]
+                live.update(r[0] for part in _chunks(ids) for r in self.conn.execute(f"SELECT id FROM tasks WHERE id IN ({_marks(part)})", part))
+            batches += 1
+        moved = {}
         for name, group in archived.items():
             changed = [row[0] for row in group if row[0] in live]
             if changed:
                 db = self._archive(name)
                 with _write(db):
-                    for chunk in _chunks(changed):
-                        db.execute(f"DELETE FROM tasks WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+                    for part in _chunks(changed):
+                        db.execute(f"DELETE FROM tasks WHERE id IN ({_marks(part)})", part)
+            if len(group) > len(changed):
+                moved[name] = len(group) - len(changed)
         journal.unlink()
-        moved = {name: sum(1 for row in group if row[0] not in live) for name, group in archived.items()}
-        return {name: count for name, count in moved.items() if count}, len(live)
+        return moved, len(live), batches
 
     def _write_journal(self, batch):
         # Written aside, flushed, renamed: the journal is whole or absent, and
@@ -284,6 +311,20 @@ class _Run:
         return db
 
     @contextmanager
+    def _batch(self):
+        """One batch's tasks.db transaction, then localdb.breathe()."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        locked = time.monotonic()
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+        held = time.monotonic() - locked
+        self.holds.append(held + localdb.breathe(self.conn, held))
+
+    @contextmanager
     def locked(self):
         """One run at a time per archive directory (the journal is per directory)."""
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -311,9 +352,13 @@ def _write(conn):
     conn.execute("COMMIT")
 
 
-def _chunks(items):
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
+def _chunks(items, size=CHUNK):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _marks(items):
+    return ", ".join("?" * len(items))
 
 
 def _fsync_dir(path):

@@ -203,7 +203,7 @@ def test_a_task_retried_while_its_batch_was_in_flight_stays_live_and_leaves_the_
     conn = localdb.connect("tasks")
     run = archive._Run(conn, archive.check_statuses(FINISHED), timezone.now() - timedelta(days=30))
     with run.locked():
-        run.copy(next(run.batches(10)))
+        run.copy(next(run.rounds(10)))
     conn.close()
     # ... and meanwhile someone puts the failed task back in the queue.
     queue.retry(failed[0], by="operator")
