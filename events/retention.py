@@ -83,14 +83,14 @@ def prune(older_than=None, *, dry_run=False, vacuum=False, batch_size=BATCH_SIZE
     done = {"events": 0, "runs": 0}
     for name, rows in (("events", old_events), ("runs", old_runs)):
         while True:
-            started = time.monotonic()
+            batch_started = time.monotonic()
             with transaction.atomic(using=LOGS):
                 ids = list(rows(cutoff).order_by().values_list("id", flat=True)[:batch_size])
                 if ids:
                     rows(cutoff).filter(id__in=ids).delete()
             if not ids:
                 break
-            localdb.breathe(raw, time.monotonic() - started)
+            localdb.breathe(raw, time.monotonic() - batch_started)
             done[name] += len(ids)
             summary["batches"] += 1
             if progress:

@@ -1,5 +1,7 @@
 """archive_tasks: old finished tasks move to monthly files, nothing else moves, a killed run loses nothing."""
 
+import os
+import pty
 import random
 import signal
 import sqlite3
@@ -229,3 +231,28 @@ def test_only_one_archive_run_at_a_time(settings, tmp_path):
             archive.archive(30)
     finally:
         conn.close()
+
+
+def test_a_terminal_gets_a_progress_bar_and_anything_else_one_summary_line(adt, mixed):
+    insert_tasks(adt.path("tasks"), [task_row("completed", completed_days_ago=40) for _ in range(50)])
+    plain = adt.manage("archive_tasks", "--older-than", "30", "--batch-size", "5", "--dry-run")
+    assert (len(plain.stdout.splitlines()), plain.stderr) == (1, "")
+
+    main, replica = pty.openpty()
+    proc = adt.popen("manage.py", "archive_tasks", "--older-than", "30", "--batch-size", "5",
+                     stdout=subprocess.PIPE, stderr=replica, text=True)
+    os.close(replica)
+    out, _ = proc.communicate(timeout=60)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(main)
+    assert proc.returncode == 0
+    assert out.startswith("archived 53 ")
+    assert b"\rarchiving [" in drawn and b"53/53 100%" in drawn
