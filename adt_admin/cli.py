@@ -7,6 +7,7 @@ task's current state (e.g. not the holder).
 
 import json
 import sys
+import time
 from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
@@ -105,3 +106,35 @@ def task_dict(task):
 def task_line(task):
     holder = f", held by {task.assigned_to}" if task.assigned_to else ""
     return f"{task.id}  [{task.status}, {task.priority}, project {task.project}{holder}, retries {task.retry_count}]  {task.description}"
+
+
+class ProgressBar:
+    """A progress(done, total) callback for the domain's batch loops: one line
+    redrawn in place on a terminal. Call finish() to end the line."""
+
+    def __init__(self, stream, label, width=30):
+        self.stream, self.label, self.width = stream, label, width
+        self.started = time.monotonic()
+        self.drawn = False
+
+    def __call__(self, done, total):
+        fraction = min(1.0, done / total) if total else 1.0
+        filled = int(self.width * fraction)
+        rate = done / max(time.monotonic() - self.started, 1e-6)
+        bar = "#" * filled + "." * (self.width - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {done:,}/{total:,} {fraction:4.0%} {rate:,.0f} rows/s ")
+        self.stream.flush()
+        self.drawn = True
+
+    def finish(self):
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def size(n):
+    """Bytes for people: 0 B, 4.0 KB, 12.3 MB."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024

@@ -199,3 +199,8 @@ ADT_LOG_RETENTION_DAYS = envint("ADT_LOG_RETENTION_DAYS", 90)
 ADT_EVENT_RELAY_INTERVAL = float(os.environ.get("ADT_EVENT_RELAY_INTERVAL") or 0.05)
 # How often a process claiming in a loop writes the claim's heartbeat (see queue.claim).
 ADT_CLAIM_HEARTBEAT_INTERVAL = float(os.environ.get("ADT_CLAIM_HEARTBEAT_INTERVAL") or 1.0)
+
+# Where archive_tasks moves old finished tasks (one SQLite file per month)
+# and where backup writes its copies by default.
+ADT_ARCHIVE_DIR = Path(os.environ.get("ADT_ARCHIVE_DIR") or DATA_DIR / "archive").expanduser()
+ADT_BACKUP_DIR = Path(os.environ.get("ADT_BACKUP_DIR") or ADT_HOME / "backups").expanduser()
