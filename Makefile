@@ -1,5 +1,7 @@
 # The interface: `make run` and `make test` work on a fresh machine with python3.
 PYTHON ?= python3
+# Two workers: the suite waits on subprocesses and servers much of the time.
+PYTEST_ARGS ?= -n 2
 VENV := .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
