@@ -182,7 +182,15 @@ def raw_libsql_worker(where, agent, claims, start, out):
     t0, done = time.perf_counter(), 0
     for _ in range(claims):
         now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        if conn.execute(SEED_CLAIM, (agent, now)).fetchall():
+        while True:  # sqld does not wait on a busy database: retry, as our backend does
+            try:
+                rows = conn.execute(SEED_CLAIM, (agent, now)).fetchall()
+                break
+            except ValueError as e:
+                if "SQLITE_BUSY" not in str(e):
+                    raise
+                time.sleep(0.002)
+        if rows:
             done += 1
     out.put((done, time.perf_counter() - t0))
 

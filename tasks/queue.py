@@ -114,6 +114,16 @@ def claim(agent, project=None):
 
 
 def _claim_sql(connection, project):
+    key = (connection.alias, project is not None)
+    if key not in _sql:
+        _sql[key] = _build_claim_sql(connection, project)
+    return _sql[key]
+
+
+_sql = {}
+
+
+def _build_claim_sql(connection, project):
     where = "status = 'pending'" + (" AND project = %s" if project else "")
     # PostgreSQL checks the outer WHERE again after waiting on a row lock, so
     # without SKIP LOCKED a loser would get no task at all; SQLite holds the
@@ -133,12 +143,15 @@ def complete(task_id, agent, result=None, lease=None):
     cannot be completed by the old one."""
     connection = connections[TASKS]
     adapt = connection.ops.adapt_datetimefield_value
-    sql = (
-        "UPDATE tasks SET status = 'completed', completed_at = %s, result = %s "
-        "WHERE id = %s AND status = 'in_progress' AND assigned_to = %s"
-        + (" AND started_at = %s" if lease is not None else "")
-        + f" RETURNING {_columns(connection)}"
-    )
+    key = (connection.alias, "complete", lease is not None)
+    if key not in _sql:
+        _sql[key] = (
+            "UPDATE tasks SET status = 'completed', completed_at = %s, result = %s "
+            "WHERE id = %s AND status = 'in_progress' AND assigned_to = %s"
+            + (" AND started_at = %s" if lease is not None else "")
+            + f" RETURNING {_columns(connection)}"
+        )
+    sql = _sql[key]
     params = [adapt(timezone.now()), result, task_id, agent] + ([adapt(lease)] if lease is not None else [])
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -160,12 +160,12 @@ def test_the_queue_lifecycle_works_the_same(remote):
 
 
 def test_processes_claim_every_task_exactly_once(remote):
-    names = [f"agent{i}" for i in range(4)]
-    load(remote, 120, names)
+    names = [f"agent{i}" for i in range(8)]
+    load(remote, 160, names)
     lines = collect(run_agents(remote, names))
     claimed = Counter(t for verb, t in lines if verb == "claimed")
-    assert len(claimed) == 120 and max(claimed.values()) == 1
-    assert_each_task_completed_once_with_its_events(remote.state(), 120)
+    assert len(claimed) == 160 and max(claimed.values()) == 1
+    assert_each_task_completed_once_with_its_events(remote.state(), 160)
 
 
 def test_a_killed_agents_tasks_are_reaped_and_finished_by_others(remote):

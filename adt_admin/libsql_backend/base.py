@@ -13,6 +13,8 @@ the driver does differently is handled here:
 - no client timeout, and the driver holds the GIL while it waits on the
   network: it runs in a small worker process (worker.py), which is killed
   when a call takes longer than `timeout` seconds (OperationalError);
+- the server answers "database is locked" at once instead of waiting:
+  statements that can safely be repeated are retried with backoff;
 - the server forgets a session after an autocommit write or ~10 s idle:
   PRAGMA foreign_keys goes with each BEGIN, and an idle session that expired
   is reopened and the statement retried once, never inside a transaction.
@@ -29,6 +31,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -138,6 +141,22 @@ class Remote:
 
     def run(self, query, params):
         """Execute and fetch everything: (description, rows, rowcount, lastrowid)."""
+        # sqld answers "database is locked" at once where a local file would
+        # wait on its busy timeout: wait here instead, when it is safe to
+        # repeat the statement (no transaction open, or it is the BEGIN).
+        waited, delay = 0.0, 0.002
+        while True:
+            try:
+                return self._run_once(query, params)
+            except sqlite3.OperationalError as e:
+                retry = not self.in_transaction or query.lstrip().upper().startswith("BEGIN")
+                if "database is locked" not in str(e) or not retry or waited >= self.timeout:
+                    raise
+            time.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.1)
+
+    def _run_once(self, query, params):
         try:
             return self.call("run", query, params)
         except sqlite3.OperationalError as e:
