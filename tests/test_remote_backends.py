@@ -289,6 +289,87 @@ def test_libsql_a_server_that_stops_answering_gives_a_clear_error_not_a_hang(lib
     assert adt.manage("claim_task", "--agent", "demo").returncode == 3  # and it answers again once thawed
 
 
+LONG_LIVED_AGENT = """
+import sys, time
+from pathlib import Path
+from django.db import OperationalError
+from tasks import queue
+
+def wait_for(name):
+    while not Path(sys.argv[-1], name).exists():
+        time.sleep(0.05)
+
+first = queue.claim("demo")
+print("claimed", first.id, flush=True)
+wait_for("complete")
+try:
+    queue.complete(first.id, agent="demo")
+    print("completed", flush=True)
+except OperationalError as e:
+    print("failed:", e, flush=True)
+wait_for("claim-again")
+second = queue.claim("demo")
+queue.complete(second.id, agent="demo")
+print("claimed and completed", second.id, flush=True)
+"""
+
+
+class LongLivedAgent:
+    """One process that claims, completes, then claims again, each step when told."""
+
+    def __init__(self, adt, folder):
+        self.folder = folder
+        code = f"import sys; sys.argv.append({str(folder)!r}); exec({LONG_LIVED_AGENT!r})"
+        self.proc = adt.popen("manage.py", "shell", "--no-imports", "-c", code, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def step(self, gate):
+        (self.folder / gate).touch()
+        return self.proc.stdout.readline().strip()
+
+    def finish(self):
+        out, err = self.proc.communicate(timeout=120)
+        assert self.proc.returncode == 0, err[-3000:]
+        return out.strip()
+
+
+def one_agent_two_tasks(adt):
+    adt.manage("register_project", "demo", "/srv/demo")
+    for n in range(2):
+        adt.manage("add_task", "--project", "demo", "--description", f"t{n}")
+
+
+def test_libsql_an_agent_idle_past_the_servers_session_expiry_carries_on(libsql_home, tmp_path):
+    adt = migrated(libsql_home)
+    one_agent_two_tasks(adt)
+    agent = LongLivedAgent(adt, tmp_path)
+    assert agent.proc.stdout.readline().startswith("claimed")
+    assert agent.step("complete") == "completed"
+    time.sleep(15)  # sqld expires a session's stream after about 10 s idle
+    agent.step("claim-again")
+    assert agent.proc.wait(timeout=120) == 0, agent.proc.stderr.read()[-3000:]
+    statuses = adt.python("from tasks.models import Task; print(sorted(Task.objects.values_list('status', flat=True)))")
+    assert statuses.stdout.strip().splitlines()[-1] == "['completed', 'completed']"
+
+
+def test_libsql_an_agent_carries_on_once_a_frozen_server_answers_again(libsql_home, tmp_path):
+    adt = migrated(libsql_home)
+    one_agent_two_tasks(adt)
+    adt.extra_env["ADT_REMOTE_TIMEOUT"] = 5
+    agent = LongLivedAgent(adt, tmp_path)
+    assert agent.proc.stdout.readline().startswith("claimed")
+    adt.servers["tasks"].freeze()
+    try:
+        failed = agent.step("complete")
+    finally:
+        adt.servers["tasks"].thaw()
+    assert failed == f"failed: libSQL server at {adt.servers['tasks'].url} did not answer within 5 s"
+    (tmp_path / "claim-again").touch()
+    assert agent.finish().startswith("claimed and completed")
+    # The first complete reached the server or it did not; the second task was done either way.
+    statuses = adt.python("from tasks.models import Task; print(sorted(Task.objects.values_list('status', flat=True)))")
+    assert statuses.stdout.strip().splitlines()[-1] in ("['completed', 'completed']", "['completed', 'in_progress']")
+
+
 def test_libsql_a_server_that_is_down_is_a_clear_error(libsql_home):
     adt = migrated(libsql_home)
     adt.manage("register_project", "demo", "/srv/demo")

@@ -17,7 +17,11 @@ the driver does differently is handled here:
   statements that can safely be repeated are retried with backoff;
 - the server forgets a session after an autocommit write or ~10 s idle:
   PRAGMA foreign_keys goes with each BEGIN, and an idle session that expired
-  is reopened and the statement retried once, never inside a transaction.
+  is reopened and the statement retried once, never inside a transaction;
+- a connection lost to a timeout is reopened by the next statement outside
+  a transaction, so a long-lived process (an agent, a worker) carries on
+  once the server answers again; inside one, every statement fails until
+  Django rolls back.
 
 Not available remotely, because the server cannot call Python: Django's
 SQLite user functions (date truncation/extraction, regex lookups, random
@@ -40,7 +44,9 @@ from django.db.backends.sqlite3 import base as sqlite_base
 WORKER = str(Path(__file__).with_name("worker.py"))
 FORMAT = re.compile(r"(?<!%)%s")
 PYFORMAT = re.compile(r"(?<!%)%\((\w+)\)s")
-EXPIRED = ("stream expired", "stream not found", "baton", "connection closed", "broken pipe")
+# How sqld words "that session is gone" (its streams expire after ~10 s idle).
+EXPIRED = ("stream expired", "stream has expired", "stream_expired", "stream not found", "baton",
+           "connection closed", "broken pipe")
 
 
 def _error(exc, url):
@@ -157,6 +163,8 @@ class Remote:
             delay = min(delay * 2, 0.1)
 
     def _run_once(self, query, params):
+        if self.broken and not self.in_transaction:
+            self._open()
         try:
             return self.call("run", query, params)
         except sqlite3.OperationalError as e:
@@ -172,12 +180,15 @@ class Remote:
     def commit(self):
         if self.in_transaction:
             self.in_transaction = False
+            if self.broken:  # the server rolls the abandoned session back
+                raise sqlite3.OperationalError(f"connection to libSQL server at {self.url} was lost")
             self.run("COMMIT", ())
 
     def rollback(self):
         if self.in_transaction:
             self.in_transaction = False
-            self.run("ROLLBACK", ())
+            if not self.broken:
+                self.run("ROLLBACK", ())
 
     def close(self):
         if self.proc is not None and self.proc.poll() is None and not self.broken:
