@@ -96,7 +96,8 @@ def test_agents_killed_at_random_moments_lose_no_task_and_double_none(adt):
     rng = random.Random(4242)
     first = [f"a{i}" for i in range(6)]
     spare = [f"b{i}" for i in range(3)]
-    load(adt, 600, agents=first + spare)
+    # Enough work that the last kill lands seconds before the queue is empty.
+    load(adt, 1500, agents=first + spare)
     ids = {i for (i,) in adt.sql("tasks", "SELECT id FROM tasks")}
     # A living agent beats every few tens of ms; 3 s of silence is death even
     # on a loaded machine (if a slow living one is reaped anyway, it is fenced
@@ -117,9 +118,18 @@ def test_agents_killed_at_random_moments_lose_no_task_and_double_none(adt):
             "tasks", "SELECT COUNT(*) FROM tasks WHERE status='in_progress' AND assigned_to=?", (victim,)
         ):
             time.sleep(0.002)
+        assert procs[victim].poll() is None, f"{victim} finished before it could be killed; give the agents more work"
         procs[victim].send_signal(signal.SIGKILL)
+    last_kill = time.monotonic()
     procs.update({name: start_agent(adt, name, work_ms=30, seed=10 + i) for i, name in enumerate(spare)})
     lines = outputs(procs.values())
+    # The living may finish before the last victim has been silent for the
+    # threshold (it can die holding nothing); cron would find it a moment later.
+    deadline = last_kill + 3 + 30
+    while time.monotonic() < deadline and adt.scalar(
+        "main", f"SELECT COUNT(*) FROM agents WHERE status='stale' AND project IN ({','.join('?' * len(victims))})", victims
+    ) < len(victims):
+        time.sleep(0.1)
     reaper.send_signal(signal.SIGTERM)
     reaper.communicate(timeout=30)
 
@@ -127,7 +137,7 @@ def test_agents_killed_at_random_moments_lose_no_task_and_double_none(adt):
     # database and the events are the record.
     said_completed = Counter(task_id for verb, task_id in lines if verb == "completed")
     assert max(said_completed.values()) == 1 and set(said_completed) <= ids
-    assert adt.sql("tasks", "SELECT status, COUNT(*) FROM tasks GROUP BY status") == [("completed", 600)]
+    assert adt.sql("tasks", "SELECT status, COUNT(*) FROM tasks GROUP BY status") == [("completed", 1500)]
     assert_every_change_has_its_event(adt, ids)
 
     # The dead were found out, and what they held was finished by the living.
