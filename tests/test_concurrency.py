@@ -102,9 +102,11 @@ def test_agents_killed_at_random_moments_lose_no_task_and_double_none(adt):
     # A living agent beats every few tens of ms; 3 s of silence is death even
     # on a loaded machine (if a slow living one is reaped anyway, it is fenced
     # and its task completed by another: the assertions still hold).
-    reaper = adt.popen("tests/actors.py", "reaper", "--threshold", "3", "--for", "180", stdout=subprocess.PIPE, text=True)
+    threshold = 3
+    reaper = adt.popen("tests/actors.py", "reaper", "--threshold", threshold, "--for", "180", stdout=subprocess.PIPE, text=True)
     procs = {name: start_agent(adt, name, work_ms=30, seed=i) for i, name in enumerate(first)}
     victims = rng.sample(first, 3)
+    marks = ",".join("?" * len(victims))
     # Start-up takes seconds on a loaded machine; kill agents that have begun.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and adt.scalar("main", "SELECT COUNT(*) FROM agents WHERE last_heartbeat IS NOT NULL") < len(first):
@@ -125,9 +127,9 @@ def test_agents_killed_at_random_moments_lose_no_task_and_double_none(adt):
     lines = outputs(procs.values())
     # The living may finish before the last victim has been silent for the
     # threshold (it can die holding nothing); cron would find it a moment later.
-    deadline = last_kill + 3 + 30
+    deadline = last_kill + threshold + 30
     while time.monotonic() < deadline and adt.scalar(
-        "main", f"SELECT COUNT(*) FROM agents WHERE status='stale' AND project IN ({','.join('?' * len(victims))})", victims
+        "main", f"SELECT COUNT(*) FROM agents WHERE status='stale' AND project IN ({marks})", victims
     ) < len(victims):
         time.sleep(0.1)
     reaper.send_signal(signal.SIGTERM)
@@ -143,7 +145,6 @@ def test_agents_killed_at_random_moments_lose_no_task_and_double_none(adt):
     # The dead were found out, and what they held was finished by the living.
     stale = {name for (name,) in adt.sql("main", "SELECT project FROM agents WHERE status='stale'")}
     assert set(victims) <= stale
-    marks = ",".join("?" * len(victims))
     taken_back = adt.sql("logs", f"SELECT task_id, agent FROM events WHERE type='task.requeued' AND agent IN ({marks})", victims)
     assert taken_back, "no killed agent held a task; the test proves nothing"
     finisher = dict(adt.sql("tasks", "SELECT id, assigned_to FROM tasks"))

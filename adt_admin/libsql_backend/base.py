@@ -130,7 +130,9 @@ class Remote:
 
     def call(self, *message):
         if self.broken:
-            raise sqlite3.OperationalError(f"connection to libSQL server at {self.url} was lost")
+            if self.in_transaction:
+                raise sqlite3.OperationalError(f"connection to libSQL server at {self.url} was lost")
+            self._open()  # a timeout killed the worker; nothing was open on it
         try:
             self._send.send(message)
             if not self._recv.poll(self.timeout):
@@ -163,8 +165,6 @@ class Remote:
             delay = min(delay * 2, 0.1)
 
     def _run_once(self, query, params):
-        if self.broken and not self.in_transaction:
-            self._open()
         try:
             return self.call("run", query, params)
         except sqlite3.OperationalError as e:
