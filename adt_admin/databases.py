@@ -33,6 +33,14 @@ SQLITE_OPTIONS = {
             "PRAGMA synchronous=NORMAL",
             # Django already turns this on; repeated here so it is visible.
             "PRAGMA foreign_keys=ON",
+            # A checkpoint copies every page the WAL holds back into the
+            # database and syncs it. The queue rewrites the same few index
+            # pages on every claim, so checkpointing every 10,000 pages
+            # instead of SQLite's 1,000 copies each of them a tenth as often
+            # (claims+completes/s up by a fifth in bench/peers.py); the WAL
+            # file it leaves behind is cut back to 64 MB.
+            "PRAGMA wal_autocheckpoint=10000",
+            "PRAGMA journal_size_limit=67108864",
         ]
     ),
 }

@@ -7,7 +7,9 @@ rest explicitly), and events.feed copies outbox rows to logs.db exactly
 once, so a process killed at any moment loses no event and duplicates none.
 """
 
+import sqlite3
 import time
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -103,10 +105,8 @@ def claim(agent, project=None):
             _project_seen[project] = time.monotonic()
     _beat_for_claim(agent)
     connection = connections[TASKS]
-    params = [agent, connection.ops.adapt_datetimefield_value(timezone.now())]
-    with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(connection, project), params + ([project] if project else []))
-        row = cursor.fetchone()
+    params = [agent, _now(connection)] + ([project] if project else [])
+    row = _returning(connection, ("claim", project is not None), _build_claim_sql, params)
     if row is None:
         return None
     feed.written(Outbox)
@@ -114,17 +114,11 @@ def claim(agent, project=None):
 
 
 def _claim_sql(connection, project):
-    key = (connection.alias, project is not None)
-    if key not in _sql:
-        _sql[key] = _build_claim_sql(connection, project)
-    return _sql[key]
+    return _sql_for(connection, ("claim", project is not None), _build_claim_sql)[0]
 
 
-_sql = {}
-
-
-def _build_claim_sql(connection, project):
-    where = "status = 'pending'" + (" AND project = %s" if project else "")
+def _build_claim_sql(connection, key):
+    where = "status = 'pending'" + (" AND project = %s" if key[1] else "")
     # PostgreSQL checks the outer WHERE again after waiting on a row lock, so
     # without SKIP LOCKED a loser would get no task at all; SQLite holds the
     # write lock for the whole statement and needs neither.
@@ -142,25 +136,24 @@ def complete(task_id, agent, result=None, lease=None):
     since that claim) may; a task taken from a dead agent and claimed again
     cannot be completed by the old one."""
     connection = connections[TASKS]
-    adapt = connection.ops.adapt_datetimefield_value
-    key = (connection.alias, "complete", lease is not None)
-    if key not in _sql:
-        _sql[key] = (
-            "UPDATE tasks SET status = 'completed', completed_at = %s, result = %s "
-            "WHERE id = %s AND status = 'in_progress' AND assigned_to = %s"
-            + (" AND started_at = %s" if lease is not None else "")
-            + f" RETURNING {_columns(connection)}"
-        )
-    sql = _sql[key]
-    params = [adapt(timezone.now()), result, task_id, agent] + ([adapt(lease)] if lease is not None else [])
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    params = [_now(connection), result, task_id, agent]
+    if lease is not None:
+        params.append(connection.ops.adapt_datetimefield_value(lease))
+    row = _returning(connection, ("complete", lease is not None), _build_complete_sql, params)
     if row is None:
         _check_holder(get(task_id), agent, lease)
         raise Conflict(f"task {task_id} changed while completing it; try again")  # pragma: no cover
     feed.written(Outbox)
     return _task_from_row(connection, row)
+
+
+def _build_complete_sql(connection, key):
+    return (
+        "UPDATE tasks SET status = 'completed', completed_at = %s, result = %s "
+        "WHERE id = %s AND status = 'in_progress' AND assigned_to = %s"
+        + (" AND started_at = %s" if key[1] else "")
+        + f" RETURNING {_columns(connection)}"
+    )
 
 
 def fail(task_id, agent, error, lease=None):
@@ -251,6 +244,40 @@ def relay():
 
 # Helpers ------------------------------------------------------------------
 
+# Claim and complete run often enough that Django's cursor wrapper (query
+# rewriting, logging hooks) costs as much as SQLite itself; on a plain SQLite
+# file they go straight to the driver. Per connection: (SQL, SQL with ? marks).
+_sql = {}
+
+
+def _sql_for(connection, key, build):
+    cached = _sql.get((connection.alias, key))
+    if cached is None:
+        sql = build(connection, key)
+        cached = _sql[(connection.alias, key)] = (sql, sql.replace("%s", "?"))
+    return cached
+
+
+def _returning(connection, key, build, params):
+    """Run one of the hot statements and return its RETURNING row."""
+    sql, direct_sql = _sql_for(connection, key, build)
+    connection.ensure_connection()
+    driver = connection.connection
+    if isinstance(driver, sqlite3.Connection) and not connection.queries_logged:
+        connection.validate_no_broken_transaction()
+        with connection.wrap_database_errors:
+            return driver.execute(direct_sql, params).fetchone()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _now(connection):
+    if connection.vendor == "sqlite":
+        # What adapt_datetimefield_value() stores, without its checks.
+        return datetime.now(connection.timezone).replace(tzinfo=None).isoformat(" ")
+    return connection.ops.adapt_datetimefield_value(timezone.now())
+
 
 def _columns(connection):
     return ", ".join(connection.ops.quote_name(f.column) for f in Task._meta.concrete_fields)
@@ -263,17 +290,42 @@ def _task_from_row(connection, row):
     """A Task from a RETURNING row, with the backend's conversions applied
     (text to datetime and JSON on SQLite) as the ORM would."""
     fields = Task._meta.concrete_fields
-    if connection.alias not in _converters:
-        table = Task._meta.db_table
-        _converters[connection.alias] = [
-            (i, field.get_col(table), connection.ops.get_db_converters(field.get_col(table)) + field.get_db_converters(connection))
-            for i, field in enumerate(fields)
-        ]
+    converters = _converters.get(connection.alias)
+    if converters is None:
+        converters = _converters[connection.alias] = _row_converters(connection, fields)
     values = list(row)
-    for i, col, converters in _converters[connection.alias]:
-        for converter in converters:
+    for i, col, convert in converters:
+        for converter in convert:
             values[i] = converter(values[i], col, connection)
     return Task.from_db(TASKS, [f.attname for f in fields], values)
+
+
+def _row_converters(connection, fields):
+    table = Task._meta.db_table
+    slow_datetime = getattr(connection.ops, "convert_datetimefield_value", None)  # SQLite's
+    found = []
+    for i, field in enumerate(fields):
+        col = field.get_col(table)
+        convert = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
+        convert = [_fast_datetime(connection, c) if c == slow_datetime else c for c in convert]
+        if convert:
+            found.append((i, col, convert))
+    return found
+
+
+def _fast_datetime(connection, slow):
+    """The ORM's datetime converter without its checks, which cost as much
+    as a claim's SQL: the driver already parses SQLite's text (Django
+    registers a converter for the datetime column type), so a naive value
+    only needs the connection's zone. Anything else goes the ORM's way."""
+    tz = connection.timezone
+
+    def convert(value, expression, connection):
+        if value.__class__ is datetime and value.tzinfo is None:
+            return value.replace(tzinfo=tz)
+        return value if value is None else slow(value, expression, connection)
+
+    return convert
 
 
 def _locked(task_id):
