@@ -1,5 +1,6 @@
 """The queue module: order, lifecycle, retries, fencing, events."""
 
+from contextlib import nullcontext
 from datetime import timedelta
 
 import pytest
@@ -89,6 +90,27 @@ def test_claim_marks_the_task_the_agent_and_writes_task_claimed():
     assert agent.heartbeat_age() < 5
     assert event_types(task.id) == ["task.created", "task.claimed"]
     assert Event.objects.get(type="task.claimed").agent == "worker"
+
+
+def fields(task):
+    return {f.attname: getattr(task, f.attname) for f in Task._meta.concrete_fields}
+
+
+@pytest.mark.parametrize("logged", [False, True], ids=["driver", "django-cursor"])
+def test_claim_and_complete_return_the_task_as_the_orm_reads_it(logged):
+    """Claim and complete build their Task from the RETURNING row, on a local
+    file straight from the driver, or through Django's cursor while queries
+    are being logged (DEBUG, tests that count queries): the same either way."""
+    from django.test.utils import CaptureQueriesContext
+
+    factories.task(metadata={"branch": "main", "n": [1, 2]})
+    with CaptureQueriesContext(connections["tasks"]) if logged else nullcontext():
+        claimed = queue.claim("worker", "demo")
+        assert fields(claimed) == fields(Task.objects.get(pk=claimed.id))
+        assert claimed.started_at.tzinfo is not None and claimed.metadata == {"branch": "main", "n": [1, 2]}
+        done = queue.complete(claimed.id, "worker", result="ok", lease=claimed.started_at)
+    assert fields(done) == fields(Task.objects.get(pk=claimed.id))
+    assert done.completed_at >= done.started_at
 
 
 def test_claim_by_an_unknown_agent_is_refused_and_claims_nothing():
