@@ -10,6 +10,7 @@ once, so a process killed at any moment loses no event and duplicates none.
 import sqlite3
 import time
 from datetime import datetime
+from functools import cache
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -106,7 +107,7 @@ def claim(agent, project=None):
     _beat_for_claim(agent)
     connection = connections[TASKS]
     params = [agent, _now(connection)] + ([project] if project else [])
-    row = _returning(connection, ("claim", project is not None), _build_claim_sql, params)
+    row = _returning(connection, _build_claim_sql, project is not None, params)
     if row is None:
         return None
     feed.written(Outbox)
@@ -114,11 +115,11 @@ def claim(agent, project=None):
 
 
 def _claim_sql(connection, project):
-    return _sql_for(connection, ("claim", project is not None), _build_claim_sql)[0]
+    return _sql_for(connection, _build_claim_sql, project is not None)[0]
 
 
-def _build_claim_sql(connection, key):
-    where = "status = 'pending'" + (" AND project = %s" if key[1] else "")
+def _build_claim_sql(connection, one_project):
+    where = "status = 'pending'" + (" AND project = %s" if one_project else "")
     # PostgreSQL checks the outer WHERE again after waiting on a row lock, so
     # without SKIP LOCKED a loser would get no task at all; SQLite holds the
     # write lock for the whole statement and needs neither.
@@ -139,7 +140,7 @@ def complete(task_id, agent, result=None, lease=None):
     params = [_now(connection), result, task_id, agent]
     if lease is not None:
         params.append(connection.ops.adapt_datetimefield_value(lease))
-    row = _returning(connection, ("complete", lease is not None), _build_complete_sql, params)
+    row = _returning(connection, _build_complete_sql, lease is not None, params)
     if row is None:
         _check_holder(get(task_id), agent, lease)
         raise Conflict(f"task {task_id} changed while completing it; try again")  # pragma: no cover
@@ -147,11 +148,11 @@ def complete(task_id, agent, result=None, lease=None):
     return _task_from_row(connection, row)
 
 
-def _build_complete_sql(connection, key):
+def _build_complete_sql(connection, with_lease):
     return (
         "UPDATE tasks SET status = 'completed', completed_at = %s, result = %s "
         "WHERE id = %s AND status = 'in_progress' AND assigned_to = %s"
-        + (" AND started_at = %s" if key[1] else "")
+        + (" AND started_at = %s" if with_lease else "")
         + f" RETURNING {_columns(connection)}"
     )
 
@@ -246,21 +247,23 @@ def relay():
 
 # Claim and complete run often enough that Django's cursor wrapper (query
 # rewriting, logging hooks) costs as much as SQLite itself; on a plain SQLite
-# file they go straight to the driver. Per connection: (SQL, SQL with ? marks).
+# file they go straight to the driver. Per connection, statement and variant:
+# (SQL, the same SQL with ? marks).
 _sql = {}
 
 
-def _sql_for(connection, key, build):
-    cached = _sql.get((connection.alias, key))
+def _sql_for(connection, build, variant):
+    key = (connection.alias, build, variant)
+    cached = _sql.get(key)
     if cached is None:
-        sql = build(connection, key)
-        cached = _sql[(connection.alias, key)] = (sql, sql.replace("%s", "?"))
+        sql = build(connection, variant)
+        cached = _sql[key] = (sql, sql.replace("%s", "?"))
     return cached
 
 
-def _returning(connection, key, build, params):
+def _returning(connection, build, variant, params):
     """Run one of the hot statements and return its RETURNING row."""
-    sql, direct_sql = _sql_for(connection, key, build)
+    sql, direct_sql = _sql_for(connection, build, variant)
     connection.ensure_connection()
     driver = connection.connection
     if isinstance(driver, sqlite3.Connection) and not connection.queries_logged:
@@ -289,15 +292,19 @@ _converters = {}
 def _task_from_row(connection, row):
     """A Task from a RETURNING row, with the backend's conversions applied
     (text to datetime and JSON on SQLite) as the ORM would."""
-    fields = Task._meta.concrete_fields
     converters = _converters.get(connection.alias)
     if converters is None:
-        converters = _converters[connection.alias] = _row_converters(connection, fields)
+        converters = _converters[connection.alias] = _row_converters(connection, Task._meta.concrete_fields)
     values = list(row)
     for i, col, convert in converters:
         for converter in convert:
             values[i] = converter(values[i], col, connection)
-    return Task.from_db(TASKS, [f.attname for f in fields], values)
+    return Task.from_db(TASKS, _attnames(), values)
+
+
+@cache
+def _attnames():
+    return [f.attname for f in Task._meta.concrete_fields]
 
 
 def _row_converters(connection, fields):
