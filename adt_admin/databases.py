@@ -50,13 +50,18 @@ class DatabaseURLError(ValueError):
     pass
 
 
-def sqlite(path):
+def sqlite(path, page_size=None):
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
+    options = dict(SQLITE_OPTIONS)
+    if page_size:
+        # Like auto_vacuum, fixed when the file is created (WAL mode keeps it
+        # from changing later); a no-op on an existing file.
+        options["init_command"] = f"PRAGMA page_size={int(page_size)};" + options["init_command"]
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
-        "OPTIONS": dict(SQLITE_OPTIONS),
+        "OPTIONS": options,
         "TEST": {"NAME": str(path)},
     }
 
@@ -98,16 +103,18 @@ def _redact(url):
     return url
 
 
-def database(value, default_path, token=None, timeout=10):
-    """A DATABASES entry for an ADT_*_DB value (empty means the default file)."""
+def database(value, default_path, token=None, timeout=10, page_size=None):
+    """A DATABASES entry for an ADT_*_DB value (empty means the default file).
+
+    `page_size` applies to a SQLite file created from then on."""
     value = (value or "").strip()
     if not value:
-        return sqlite(default_path)
+        return sqlite(default_path, page_size)
     if "://" not in value:
-        return sqlite(value)
+        return sqlite(value, page_size)
     scheme = value.split("://", 1)[0].lower()
     if scheme in ("file", "sqlite"):
-        return sqlite(value.split("://", 1)[1])
+        return sqlite(value.split("://", 1)[1], page_size)
     if scheme in ("libsql", "https", "http"):
         return libsql(value, token, timeout)
     if scheme in ("postgres", "postgresql"):

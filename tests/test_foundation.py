@@ -109,6 +109,17 @@ def test_migrate_without_database_brings_all_three_up_to_date(tmp_path):
     assert adt.manage("migrate", "--check").returncode == 0
 
 
+def test_a_new_tasks_db_has_small_pages_and_keeps_them(tmp_path):
+    from tests.support import ADT
+
+    adt = ADT(tmp_path)
+    assert adt.manage("migrate", "-v0").returncode == 0
+    page_size = {db: sqlite3.connect(adt.path(db)).execute("PRAGMA page_size").fetchone()[0] for db in ("main", "tasks", "logs")}
+    assert page_size == {"main": 4096, "tasks": 2048, "logs": 4096}
+    assert adt.manage("claim_task", "--agent", "nobody").returncode != 0  # a later connection changes nothing
+    assert sqlite3.connect(adt.path("tasks")).execute("PRAGMA page_size").fetchone()[0] == 2048
+
+
 def test_migrate_with_database_does_only_that_one(tmp_path):
     from tests.support import ADT
 

@@ -113,6 +113,29 @@ def test_claim_and_complete_return_the_task_as_the_orm_reads_it(logged):
     assert done.completed_at >= done.started_at
 
 
+def test_a_claimed_task_behaves_like_one_the_orm_loaded():
+    """Built without __init__ when no init signal listens, it still saves,
+    refreshes and compares like any Task; with a listener, the signal fires."""
+    from django.db.models.signals import post_init
+
+    factories.task()
+    claimed = queue.claim("worker", "demo")
+    assert claimed == Task.objects.get(pk=claimed.id) and not claimed._state.adding and claimed._state.db == "tasks"
+    claimed.result = "partial"
+    claimed.save(update_fields=["result"])
+    claimed.refresh_from_db()
+    assert claimed.result == "partial" and claimed.status == "in_progress"
+
+    seen = []
+    receiver = lambda sender, instance, **kwargs: seen.append(instance.pk)  # noqa: E731
+    post_init.connect(receiver, sender=Task)
+    try:
+        done = queue.complete(claimed.id, "worker")
+    finally:
+        post_init.disconnect(receiver, sender=Task)
+    assert seen == [claimed.id] and done.status == "completed"
+
+
 def test_claim_by_an_unknown_agent_is_refused_and_claims_nothing():
     factories.task()
     with pytest.raises(NotFound, match="unknown agent 'nobody'"):
