@@ -83,7 +83,7 @@ def relay(outbox, limit=1000):
             if not batch:
                 break
             _append_once(source, batch)
-            _forget(outbox, [row[0] for row in batch])
+            _forget(source, outbox, [row[0] for row in batch])
             moved += len(batch)
             if len(batch) < limit:
                 break
@@ -107,9 +107,9 @@ def _read(outbox, limit):
         return cursor.fetchall()
 
 
-def _forget(outbox, ids):
+def _forget(source, outbox, ids):
     """Drop relayed rows: one plain DELETE (the ORM's would prepare a lookup per id)."""
-    connection = connections[router.db_for_write(outbox)]
+    connection = connections[source]
     quote = connection.ops.quote_name
     sql = "DELETE FROM {} WHERE {} IN ({})".format(quote(outbox._meta.db_table), quote("id"), ", ".join(["%s"] * len(ids)))
     with connection.cursor() as cursor:
