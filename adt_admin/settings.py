@@ -201,6 +201,9 @@ ADT_STALE_SECONDS = envint("ADT_STALE_SECONDS", 30)
 ADT_LOG_RETENTION_DAYS = envint("ADT_LOG_RETENTION_DAYS", 90)
 # How often a busy process copies its events to logs.db (see events.feed.written).
 ADT_EVENT_RELAY_INTERVAL = float(os.environ.get("ADT_EVENT_RELAY_INTERVAL") or 0.05)
+# Files (one per database alias) through which processes on this machine see
+# when a relay last started, so that about one relay runs per interval.
+ADT_RELAY_MARKS = DATA_DIR / "relay"
 # How often a process claiming in a loop writes the claim's heartbeat (see queue.claim).
 ADT_CLAIM_HEARTBEAT_INTERVAL = float(os.environ.get("ADT_CLAIM_HEARTBEAT_INTERVAL") or 1.0)
 

@@ -7,7 +7,7 @@ against a libSQL server (sqld, over HTTP on loopback) and PostgreSQL
 driver against this project's claim. Timings on a shared machine are
 noisy: read the ratios.
 
-    python bench/claim.py [--quick] [--sizes 1000,1000000] [--procs 1,8] [--claims N]
+    python bench/claim.py [--quick] [--sizes 1000,1000000] [--procs 1,8] [--claims N] [--rounds 3]
                           [--remote-sizes 1000,20000] [--no-remote]
 """
 
@@ -17,6 +17,7 @@ import os
 import random
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -300,7 +301,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--sizes", default="1000,1000000")
     parser.add_argument("--procs", default="1,8")
-    parser.add_argument("--claims", type=int, default=4000, help="claims per measurement")
+    parser.add_argument("--claims", type=int, default=8000, help="claims per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements per line and cell; the median is reported")
     parser.add_argument("--remote-sizes", default="1000,20000")
     parser.add_argument("--no-remote", action="store_true")
     args, _ = parser.parse_known_args()
@@ -308,7 +310,7 @@ def main():
     procs = [int(p) for p in args.procs.split(",")]
     claims = args.claims
     if args.quick:
-        sizes, claims = [1000, 20000], 800
+        sizes, claims, args.rounds = [1000, 20000], 800, 1
 
     folder = Path(tempfile.mkdtemp(prefix="adt-bench-claim-"))
     try:
@@ -318,18 +320,28 @@ def main():
             for p in procs:
                 # Claim at most 80% of the queue, so its depth stays about `size`.
                 n = min(claims, int(size * 0.8))
-                rounds = max(1, claims // n)
-                for name in ("raw", "ours"):
-                    rates = []
-                    for _ in range(rounds):
-                        if name == "raw":
-                            fill(raw_path, size)
-                            rates.append(measure(raw_worker, raw_path, p, n))
-                        else:
-                            reset_ours(home, size)
-                            rates.append(measure(ours_worker, home, p, n))
-                    results[name, size, p] = sum(rates) / len(rates)
-                print(f"  measured {size:>9,} pending x {p} procs: raw {results['raw', size, p]:8.0f}/s  ours {results['ours', size, p]:8.0f}/s", flush=True)
+                repeats = max(1, claims // n)
+                rates = {"raw": [], "ours": []}
+                # Raw and ours take turns, so a slow spell of the machine
+                # falls on both; each line's figure is its median round.
+                for _ in range(args.rounds):
+                    for name in ("raw", "ours"):
+                        sample = []
+                        for _ in range(repeats):
+                            if name == "raw":
+                                fill(raw_path, size)
+                                sample.append(measure(raw_worker, raw_path, p, n))
+                            else:
+                                reset_ours(home, size)
+                                sample.append(measure(ours_worker, home, p, n))
+                        rates[name].append(sum(sample) / len(sample))
+                for name in rates:
+                    results[name, size, p] = statistics.median(rates[name])
+                print(
+                    f"  measured {size:>9,} pending x {p} procs: raw {results['raw', size, p]:8.0f}/s  ours {results['ours', size, p]:8.0f}/s"
+                    f"  (rounds: raw {', '.join(f'{r:.0f}' for r in rates['raw'])}; ours {', '.join(f'{r:.0f}' for r in rates['ours'])})",
+                    flush=True,
+                )
 
         print()
         print(f"{'pending':>10} {'procs':>5} {'raw sqlite3/s':>14} {'ours/s':>9} {'ours/raw':>9} {'ours vs smallest':>17}")

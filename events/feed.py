@@ -6,6 +6,7 @@ The seed's pub/sub: writers append rows to `events`; subscribers read
 
 import atexit
 import logging
+import os
 import time
 
 from django.conf import settings
@@ -32,8 +33,9 @@ def record(type, *, project=None, agent=None, task_id=None, data=None, level="in
     )
 
 
-# Outboxes this process wrote to since its last relay, and when that was.
-_unrelayed = set()
+# Outboxes this process wrote to and has not relayed yet, each with the
+# wall-clock time of its first such write; and when this process last relayed.
+_unrelayed = {}
 _last_relay = 0.0
 
 
@@ -46,7 +48,7 @@ def written(outbox):
     next change, at the end of the request or command, or by the reaper's
     sweep if the process is killed first.
     """
-    _unrelayed.add(outbox)
+    _unrelayed.setdefault(outbox, time.time_ns())
     if time.monotonic() - _last_relay >= settings.ADT_EVENT_RELAY_INTERVAL:
         flush()
 
@@ -55,7 +57,46 @@ def flush(**kwargs):
     global _last_relay
     _last_relay = time.monotonic()
     while _unrelayed:
-        relay(_unrelayed.pop())
+        outbox, since = _unrelayed.popitem()
+        if not _relayed_since(outbox, since):
+            relay(outbox)
+
+
+def _relayed_since(outbox, since):
+    """Whether a relay of `outbox` started (in any process on this machine)
+    after `since`, and so takes every row this process wrote since then.
+
+    With many busy processes, each relaying its own batch would move a few
+    rows at a time, at two transactions per batch; this way about one relay
+    runs per interval and moves the rows of all of them.
+    """
+    try:
+        started = _mark(outbox).stat().st_mtime_ns
+    except OSError:
+        return False
+    # A mark from the future (the clock was set back) proves nothing.
+    return since < started <= time.time_ns()
+
+
+def _mark(outbox):
+    """The file whose modification time says when the last relay of `outbox` started."""
+    return settings.ADT_RELAY_MARKS / router.db_for_write(outbox)
+
+
+def _mark_start(outbox):
+    mark = _mark(outbox)
+    now = time.time_ns()
+    try:
+        os.utime(mark, ns=(now, now))
+    except FileNotFoundError:
+        try:
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            mark.touch()
+            os.utime(mark, ns=(now, now))
+        except OSError:
+            pass
+    except OSError:
+        pass  # no mark: other processes relay their own rows, as without one
 
 
 atexit.register(flush)
@@ -77,6 +118,9 @@ def relay(outbox, limit=1000):
     """
     source = router.db_for_write(outbox)
     moved = 0
+    # Before reading: a process that sees this mark newer than its own write
+    # can leave its rows to this relay.
+    _mark_start(outbox)
     try:
         while True:
             batch = _read(outbox, limit)

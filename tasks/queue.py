@@ -9,7 +9,7 @@ once, so a process killed at any moment loses no event and duplicates none.
 
 import sqlite3
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 
 from django.conf import settings
@@ -283,13 +283,23 @@ def _now(connection):
 
 def _db_datetime(connection, moment):
     if connection.vendor == "sqlite" and moment.tzinfo is not None:
+        if moment.tzinfo is UTC and connection.timezone is UTC:
+            return moment.replace(tzinfo=None).isoformat(" ")
         # What adapt_datetimefield_value() stores, without its checks.
         return moment.astimezone(connection.timezone).replace(tzinfo=None).isoformat(" ")
     return connection.ops.adapt_datetimefield_value(moment)
 
 
 def _columns(connection):
-    return ", ".join(connection.ops.quote_name(f.column) for f in Task._meta.concrete_fields)
+    quote = connection.ops.quote_name
+    if connection.vendor != "sqlite":
+        return ", ".join(quote(f.column) for f in Task._meta.concrete_fields)
+    # Timestamps come back as text, which _fast_datetime parses at C speed;
+    # the driver's own converter for them is a regular expression.
+    return ", ".join(
+        f"CAST({quote(f.column)} AS TEXT)" if f.get_internal_type() == "DateTimeField" else quote(f.column)
+        for f in Task._meta.concrete_fields
+    )
 
 
 _converters = {}
@@ -305,7 +315,7 @@ def _task_from_row(connection, row):
     for i, col, convert in converters:
         for converter in convert:
             values[i] = converter(values[i], col, connection)
-    if pre_init.has_listeners(Task) or post_init.has_listeners(Task):
+    if (pre_init.receivers or post_init.receivers) and (pre_init.has_listeners(Task) or post_init.has_listeners(Task)):
         return Task.from_db(TASKS, _attnames(), values)
     # What from_db() builds, made the way unpickling makes a model (without
     # __init__, which only adds the init signals, none connected here): a
@@ -338,12 +348,17 @@ def _row_converters(connection, fields):
 
 def _fast_datetime(connection, slow):
     """The ORM's datetime converter without its checks, which cost as much
-    as a claim's SQL: the driver already parses SQLite's text (Django
-    registers a converter for the datetime column type), so a naive value
-    only needs the connection's zone. Anything else goes the ORM's way."""
+    as a claim's SQL: SQLite's text (as the RETURNING clause casts it) is
+    parsed by datetime.fromisoformat and a naive value only needs the
+    connection's zone. Anything else goes the ORM's way."""
     tz = connection.timezone
 
     def convert(value, expression, connection):
+        if value.__class__ is str:
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                return slow(value, expression, connection)
         if value.__class__ is datetime and value.tzinfo is None:
             return value.replace(tzinfo=tz)
         return value if value is None else slow(value, expression, connection)

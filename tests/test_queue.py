@@ -1,5 +1,7 @@
 """The queue module: order, lifecycle, retries, fencing, events."""
 
+import os
+import time
 from contextlib import nullcontext
 from datetime import timedelta
 
@@ -241,6 +243,30 @@ def test_a_relay_repeated_after_its_commit_copies_nothing_twice():
     feed._append_once("tasks", [tuple(getattr(row, f) for f in fields)])  # the copy committed, then the process died
     assert queue.relay() == 1  # the outbox row goes; no second event
     assert event_types(task.id) == ["task.created", "task.cancelled"]
+
+
+def test_a_change_is_left_to_a_relay_that_started_after_it_and_relayed_by_its_process_otherwise(settings):
+    from events import feed
+
+    settings.ADT_EVENT_RELAY_INTERVAL = 3600  # only flush() relays here
+    feed._last_relay = float("inf")
+    task = factories.task()
+    # Another process's relay started after the change was written: it takes the row.
+    feed._mark_start(Outbox)
+    feed.flush()
+    assert Outbox.objects.count() == 1
+    assert queue.relay() == 1  # that other relay
+    # No relay since the next change: its own process relays it.
+    queue.cancel(task.id)
+    feed.flush()
+    assert not Outbox.objects.exists()
+    # A mark from the future (the clock was set back) is not trusted either.
+    queue.retry(task.id)
+    future = time.time_ns() + 3600 * 10**9
+    os.utime(feed._mark(Outbox), ns=(future, future))
+    feed.flush()
+    assert not Outbox.objects.exists()
+    assert event_types(task.id) == ["task.created", "task.cancelled", "task.retried"]
 
 
 def claim_plan(project):
