@@ -33,8 +33,9 @@ def record(type, *, project=None, agent=None, task_id=None, data=None, level="in
     )
 
 
-# Outboxes this process wrote to and has not relayed yet, each with the
-# wall-clock time of its first such write; and when this process last relayed.
+# Outboxes this process wrote to and has not seen relayed yet, each with the
+# wall-clock times (ns) of the first and the last such write; and when this
+# process last relayed or decided it need not.
 _unrelayed = {}
 _last_relay = 0.0
 
@@ -44,38 +45,52 @@ def written(outbox):
 
     Relaying costs two transactions, more than a claim itself, so a busy
     process relays at most every ADT_EVENT_RELAY_INTERVAL seconds, moving
-    everything waiting at once. What is left is relayed by this process's
-    next change, at the end of the request or command, or by the reaper's
-    sweep if the process is killed first.
+    everything waiting at once, and not at all while other processes'
+    relays keep taking its rows. What is left is relayed by a later change,
+    at the end of the request or command, or by the reaper's sweep if the
+    process is killed first.
     """
-    _unrelayed.setdefault(outbox, time.time_ns())
+    now = time.time_ns()
+    span = _unrelayed.get(outbox)
+    if span is None:
+        _unrelayed[outbox] = [now, now]
+    else:
+        span[1] = now
     if time.monotonic() - _last_relay >= settings.ADT_EVENT_RELAY_INTERVAL:
-        flush()
+        flush(paced=True)
 
 
-def flush(**kwargs):
+def flush(paced=False, **kwargs):
+    """Relay what this process wrote, unless a relay that started after it
+    (in any process on this machine) takes it.
+
+    A relay reads every row committed before it started. `paced` (a busy
+    process's periodic call) also leaves the rows written since then to the
+    next relay, whichever process runs it, as long as some relay started
+    within the interval: with many busy processes, about one relay runs per
+    interval and moves the rows of all of them, instead of each moving a few.
+    """
     global _last_relay
     _last_relay = time.monotonic()
-    while _unrelayed:
-        outbox, since = _unrelayed.popitem()
-        if not _relayed_since(outbox, since):
+    for outbox, (first, last) in list(_unrelayed.items()):
+        started = _relay_started(outbox)
+        if started > last:
+            del _unrelayed[outbox]
+        elif paced and started > first:
+            _unrelayed[outbox] = [started, last]
+        else:
+            del _unrelayed[outbox]
             relay(outbox)
 
 
-def _relayed_since(outbox, since):
-    """Whether a relay of `outbox` started (in any process on this machine)
-    after `since`, and so takes every row this process wrote since then.
-
-    With many busy processes, each relaying its own batch would move a few
-    rows at a time, at two transactions per batch; this way about one relay
-    runs per interval and moves the rows of all of them.
-    """
+def _relay_started(outbox):
+    """When the latest relay of `outbox` started (ns), or 0 when unknown."""
     try:
         started = _mark(outbox).stat().st_mtime_ns
     except OSError:
-        return False
+        return 0
     # A mark from the future (the clock was set back) proves nothing.
-    return since < started <= time.time_ns()
+    return started if started <= time.time_ns() else 0
 
 
 def _mark(outbox):
