@@ -351,6 +351,13 @@ def main():
                 flat = ours / results["ours", sizes[0], p]
                 print(f"{size:>10,} {p:>5} {raw:>14.0f} {ours:>9.0f} {ours / raw:>8.2f}x {flat:>16.2f}x")
         print("\ngoals: ours/raw >= 0.5x; ours at the largest size >= 0.8x of ours at the smallest")
+        for size in sizes:
+            for p in procs:
+                ratio = results["ours", size, p] / results["raw", size, p]
+                print(f"  {size:>9,} pending x {p} procs: ours/raw = {ratio:.3f}x: {'met' if ratio >= 0.5 else 'NOT met'}")
+        for p in procs:
+            flat = results["ours", sizes[-1], p] / results["ours", sizes[0], p]
+            print(f"  flat, {p} procs: {flat:.2f}x: {'met' if flat >= 0.8 else 'NOT met'}")
 
         if not args.no_remote:
             remote_sizes = [1000] if args.quick else [int(x) for x in args.remote_sizes.split(",")]
