@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "adt_admin.apps.ADTAdminConfig",  # last: see its ready()
 ]
 
 MIDDLEWARE = [

@@ -33,9 +33,11 @@ def record(type, *, project=None, agent=None, task_id=None, data=None, level="in
     )
 
 
-# Outboxes this process wrote to and has not seen relayed yet, each with the
-# wall-clock times (ns) of the first and the last such write; and when this
-# process last relayed or decided it need not.
+# Outboxes this process wrote to since it last relayed them itself; and of
+# those, the ones no relay is known to have taken yet, with the wall-clock
+# times (ns) of the first and the last such write; and when this process last
+# relayed or decided it need not.
+_written = set()
 _unrelayed = {}
 _last_relay = 0.0
 
@@ -46,11 +48,12 @@ def written(outbox):
     Relaying costs two transactions, more than a claim itself, so a busy
     process relays at most every ADT_EVENT_RELAY_INTERVAL seconds, moving
     everything waiting at once, and not at all while other processes'
-    relays keep taking its rows. What is left is relayed by a later change,
-    at the end of the request or command, or by the reaper's sweep if the
-    process is killed first.
+    relays keep taking its rows. At the end of the request or command it
+    relays whatever it wrote since it last did; the reaper's sweep takes what
+    a killed process left.
     """
     now = time.time_ns()
+    _written.add(outbox)
     span = _unrelayed.get(outbox)
     if span is None:
         _unrelayed[outbox] = [now, now]
@@ -61,25 +64,32 @@ def written(outbox):
 
 
 def flush(paced=False, **kwargs):
-    """Relay what this process wrote, unless a relay that started after it
-    (in any process on this machine) takes it.
+    """Relay what this process wrote.
 
-    A relay reads every row committed before it started. `paced` (a busy
-    process's periodic call) also leaves the rows written since then to the
-    next relay, whichever process runs it, as long as some relay started
-    within the interval: with many busy processes, about one relay runs per
-    interval and moves the rows of all of them, instead of each moving a few.
+    `paced` (a busy process's periodic call) leaves its rows to other
+    processes' relays as long as one keeps starting within the interval: a
+    relay reads every row committed before it started, so with many busy
+    processes about one relay runs per interval and moves the rows of all of
+    them, instead of each moving a few. A relay may fail, so at the end of a
+    request or command (not paced) the process relays itself whatever it
+    wrote since it last did.
     """
     global _last_relay
     _last_relay = time.monotonic()
+    if not paced:
+        _unrelayed.clear()
+        while _written:
+            relay(_written.pop())
+        return
     for outbox, (first, last) in list(_unrelayed.items()):
         started = _relay_started(outbox)
         if started > last:
             del _unrelayed[outbox]
-        elif paced and started > first:
+        elif started > first:
             _unrelayed[outbox] = [started, last]
         else:
             del _unrelayed[outbox]
+            _written.discard(outbox)
             relay(outbox)
 
 
