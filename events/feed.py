@@ -96,30 +96,25 @@ def flush(paced=False, **kwargs):
 def _relay_started(outbox):
     """When the latest relay of `outbox` started (ns), or 0 when unknown."""
     try:
-        started = _mark(outbox).stat().st_mtime_ns
+        started = _mark(router.db_for_write(outbox)).stat().st_mtime_ns
     except OSError:
         return 0
     # A mark from the future (the clock was set back) proves nothing.
     return started if started <= time.time_ns() else 0
 
 
-def _mark(outbox):
-    """The file whose modification time says when the last relay of `outbox` started."""
-    return settings.ADT_RELAY_MARKS / router.db_for_write(outbox)
+def _mark(source):
+    """The file whose modification time says when the last relay from `source` started."""
+    return settings.ADT_RELAY_MARKS / source
 
 
-def _mark_start(outbox):
-    mark = _mark(outbox)
+def _mark_start(source):
+    mark = _mark(source)
     now = time.time_ns()
     try:
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.touch()
         os.utime(mark, ns=(now, now))
-    except FileNotFoundError:
-        try:
-            mark.parent.mkdir(parents=True, exist_ok=True)
-            mark.touch()
-            os.utime(mark, ns=(now, now))
-        except OSError:
-            pass
     except OSError:
         pass  # no mark: other processes relay their own rows, as without one
 
@@ -145,7 +140,7 @@ def relay(outbox, limit=1000):
     moved = 0
     # Before reading: a process that sees this mark newer than its own write
     # can leave its rows to this relay.
-    _mark_start(outbox)
+    _mark_start(source)
     try:
         while True:
             batch = _read(outbox, limit)

@@ -252,7 +252,7 @@ def test_a_busy_process_leaves_its_events_to_a_relay_that_started_after_them_and
     feed._last_relay = float("inf")
     task = factories.task()
     # Another process's relay started after the change was written: it takes the row.
-    feed._mark_start(Outbox)
+    feed._mark_start("tasks")
     feed.flush(paced=True)
     assert Outbox.objects.count() == 1
     # That relay failed, say: at its end the process relays what it wrote.
@@ -260,7 +260,7 @@ def test_a_busy_process_leaves_its_events_to_a_relay_that_started_after_them_and
     assert not Outbox.objects.exists()
     # Changes on both sides of another relay's start: the later one waits for the next relay.
     queue.cancel(task.id)
-    feed._mark_start(Outbox)
+    feed._mark_start("tasks")
     queue.retry(task.id)
     feed.flush(paced=True)
     assert Outbox.objects.count() == 2
@@ -270,7 +270,7 @@ def test_a_busy_process_leaves_its_events_to_a_relay_that_started_after_them_and
     # A mark from the future (the clock was set back) is not trusted.
     queue.cancel(task.id)
     future = time.time_ns() + 3600 * 10**9
-    os.utime(feed._mark(Outbox), ns=(future, future))
+    os.utime(feed._mark("tasks"), ns=(future, future))
     feed.flush(paced=True)
     assert not Outbox.objects.exists()
     assert event_types(task.id) == ["task.created", "task.cancelled", "task.retried", "task.cancelled"]
