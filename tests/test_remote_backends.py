@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -287,6 +288,52 @@ def test_libsql_a_server_that_stops_answering_gives_a_clear_error_not_a_hang(lib
     assert result.stderr.strip() == f"error: database error: libSQL server at {adt.servers['tasks'].url} did not answer within 5 s"
     assert took < 30
     assert adt.manage("claim_task", "--agent", "demo").returncode == 3  # and it answers again once thawed
+
+
+def client_processes(pid):
+    """The libSQL client workers a process started (adt_admin/libsql_backend/worker.py)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"worker.py" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def running(pid):
+    """Alive: not gone, and not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_libsql_a_killed_agent_leaves_no_client_process_behind(libsql_home):
+    adt = migrated(libsql_home)
+    adt.manage("register_project", "demo", "/srv/demo")
+    adt.extra_env["ADT_REMOTE_TIMEOUT"] = 300
+    adt.servers["tasks"].freeze()
+    try:
+        agent = adt.popen("manage.py", "claim_task", "--agent", "demo", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while len(client_processes(agent.pid)) < 2 and time.monotonic() < deadline:  # main.db's, then tasks.db's
+            time.sleep(0.1)
+        workers = client_processes(agent.pid)
+        assert len(workers) == 2, "the agent never got to wait on the frozen server"
+        time.sleep(0.5)
+        agent.kill()
+        # Its pipes close (no worker keeps them open), so reading them ends.
+        agent.communicate(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(map(running, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [w for w in workers if running(w)]
+    finally:
+        adt.servers["tasks"].thaw()
 
 
 LONG_LIVED_AGENT = """

@@ -109,7 +109,7 @@ class Remote:
 
     def _open(self):
         self._stop()
-        self.proc = subprocess.Popen([sys.executable, WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.proc = subprocess.Popen([sys.executable, WORKER, str(os.getpid())], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         # The Connections own their descriptors; Popen's file objects let go.
         self._send = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
         self._recv = Connection(os.dup(self.proc.stdout.fileno()), writable=False)

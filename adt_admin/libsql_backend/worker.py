@@ -11,11 +11,33 @@ Protocol on stdin/stdout (multiprocessing.connection framing, pickled):
 """
 
 import os
+import signal
 import sys
 from multiprocessing.connection import Connection
 
 
+def die_with_parent(parent):
+    """Go when the Django process goes, even while blocked in the driver.
+
+    Otherwise a worker waiting on a server that does not answer outlives
+    its killed parent, keeping the parent's stderr open (whoever reads that
+    waits forever) and its server session. Linux only; elsewhere the worker
+    goes at its next read of the pipe.
+    """
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it was gone before the line above
+        sys.exit(0)
+
+
 def main():
+    if len(sys.argv) > 1:
+        die_with_parent(int(sys.argv[1]))
     import libsql
 
     pipe_in, pipe_out = Connection(os.dup(0), writable=False), Connection(os.dup(1), readable=False)
