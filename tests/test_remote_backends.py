@@ -290,26 +290,33 @@ def test_libsql_a_server_that_stops_answering_gives_a_clear_error_not_a_hang(lib
     assert adt.manage("claim_task", "--agent", "demo").returncode == 3  # and it answers again once thawed
 
 
+def proc_stat(pid):
+    """State and parent pid of a process, from /proc (None when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
+
+
 def client_processes(pid):
     """The libSQL client workers a process started (adt_admin/libsql_backend/worker.py)."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            stat = (entry / "stat").read_text()
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"worker.py" in cmdline:
+        stat = proc_stat(entry.name) if b"worker.py" in cmdline else None
+        if stat and stat[1] == pid:
             found.append(int(entry.name))
     return found
 
 
 def running(pid):
     """Alive: not gone, and not a zombie waiting to be reaped."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    stat = proc_stat(pid)
+    return stat is not None and stat[0] != "Z"
 
 
 def test_libsql_a_killed_agent_leaves_no_client_process_behind(libsql_home):

@@ -36,8 +36,7 @@ def die_with_parent(parent):
 
 
 def main():
-    if len(sys.argv) > 1:
-        die_with_parent(int(sys.argv[1]))
+    die_with_parent(int(sys.argv[1]))
     import libsql
 
     pipe_in, pipe_out = Connection(os.dup(0), writable=False), Connection(os.dup(1), readable=False)
