@@ -204,9 +204,12 @@ def _append_once(source, rows):
                 if data is not None and not isinstance(data, str | bytes):
                     data = data_field.get_db_prep_save(data, connection)
                 values.append((created_at, type, project, agent, task_id, data, level))
-            cursor.executemany(
-                "INSERT INTO events ({}) VALUES ({})".format(", ".join(EVENT_COLUMNS), ", ".join(["%s"] * len(EVENT_COLUMNS))),
-                values,
+            # One statement, not executemany: on a libSQL server each row
+            # would be a round trip, all inside the logs write lock.
+            row = "({})".format(", ".join(["%s"] * len(EVENT_COLUMNS)))
+            cursor.execute(
+                "INSERT INTO events ({}) VALUES {}".format(", ".join(EVENT_COLUMNS), ", ".join([row] * len(values))),
+                [value for row_values in values for value in row_values],
             )
 
 
