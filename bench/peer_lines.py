@@ -164,7 +164,7 @@ class ADT(Line):
         """Events relayed to logs.db, and events still waiting in the outbox."""
         return (
             count(self.home / "data" / "logs.db", "SELECT count(*) FROM events WHERE type LIKE 'task.%'"),
-            count(self.home / "data" / "tasks.db", "SELECT count(*) FROM task_event_outbox"),
+            count(self.home / "data" / "tasks.db", "SELECT count(*) FROM task_event_outbox WHERE NOT relayed"),
         )
 
 

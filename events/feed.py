@@ -165,19 +165,32 @@ def _read(outbox, limit):
     columns = [quote(c) for c in OUTBOX_COLUMNS]
     if connection.vendor == "sqlite":
         columns[1] = f"CAST({columns[1]} AS TEXT)"
-    sql = "SELECT {} FROM {} ORDER BY {} LIMIT %s".format(", ".join(columns), quote(outbox._meta.db_table), quote("id"))
+    sql = "SELECT {} FROM {} WHERE NOT {} ORDER BY {} LIMIT %s".format(
+        ", ".join(columns), quote(outbox._meta.db_table), quote("relayed"), quote("id")
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [limit])
         return cursor.fetchall()
 
 
 def _forget(source, outbox, ids):
-    """Drop relayed rows: one plain DELETE (the ORM's would prepare a lookup per id)."""
+    """Drop relayed rows, but keep the newest row of the outbox, marked relayed.
+
+    Without AUTOINCREMENT (events.outbox_schema) SQLite numbers a new row
+    after the highest id present; keeping that row means an id is never
+    given twice, so a receipt never hides a newer event. Mark, then delete:
+    a relay that dies in between leaves marked rows for the next one's
+    DELETE, which reads no further than its own batch. Plain SQL: the ORM
+    would prepare a lookup per id.
+    """
     connection = connections[source]
     quote = connection.ops.quote_name
-    sql = "DELETE FROM {} WHERE {} IN ({})".format(quote(outbox._meta.db_table), quote("id"), ", ".join(["%s"] * len(ids)))
+    table, id, relayed = quote(outbox._meta.db_table), quote("id"), quote("relayed")
     with connection.cursor() as cursor:
-        cursor.execute(sql, ids)
+        cursor.execute(f"UPDATE {table} SET {relayed} = %s WHERE {id} IN ({', '.join(['%s'] * len(ids))})", [True, *ids])
+        cursor.execute(
+            f"DELETE FROM {table} WHERE {id} <= %s AND {relayed} AND {id} < (SELECT MAX({id}) FROM {table})", [max(ids)]
+        )
 
 
 def _append_once(source, rows):

@@ -56,7 +56,7 @@ def assert_every_change_has_its_event(adt, ids):
         assert events[task_id, "task.completed"] == 1, task_id
         # Every claim ends in exactly one completion or one requeue.
         assert events[task_id, "task.claimed"] == events[task_id, "task.requeued"] + 1, task_id
-    assert adt.scalar("tasks", "SELECT COUNT(*) FROM task_event_outbox") == 0
+    assert adt.scalar("tasks", "SELECT COUNT(*) FROM task_event_outbox WHERE NOT relayed") == 0
 
 
 def test_eight_processes_empty_the_queue_each_task_claimed_exactly_once(adt):

@@ -109,6 +109,31 @@ def test_migrate_without_database_brings_all_three_up_to_date(tmp_path):
     assert adt.manage("migrate", "--check").returncode == 0
 
 
+def test_migrating_an_outbox_off_autoincrement_keeps_its_ids_from_repeating(tmp_path):
+    from tests.support import ADT
+
+    adt = ADT(tmp_path)
+    assert adt.manage("migrate", "tasks", "0003", "--database", "tasks", "-v0").returncode == 0
+    with sqlite3.connect(adt.path("tasks")) as conn:  # 41 events written, all relayed away
+        for _ in range(41):
+            conn.execute("INSERT INTO task_event_outbox (created_at, type, level) VALUES ('2026-01-01', 'task.created', 'info')")
+        conn.execute("DELETE FROM task_event_outbox")
+    result = adt.manage("migrate", "-v0")
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(adt.path("tasks")) as conn:
+        create = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'task_event_outbox'").fetchone()[0]
+        assert "AUTOINCREMENT" not in create
+        assert conn.execute("SELECT id, relayed FROM task_event_outbox").fetchall() == [(41, 1)]
+        conn.execute("INSERT INTO task_event_outbox (created_at, type, level) VALUES ('2026-01-02', 'task.created', 'info')")
+        assert conn.execute("SELECT MAX(id) FROM task_event_outbox WHERE NOT relayed").fetchone()[0] == 42
+    # The claim and completion triggers still write there.
+    assert adt.manage("register_project", "demo", str(tmp_path)).returncode == 0
+    assert adt.manage("add_task", "--project", "demo", "--description", "one").returncode == 0
+    assert adt.manage("claim_task", "--agent", "demo").returncode == 0
+    types = [t for (t,) in adt.sql("logs", "SELECT type FROM events WHERE task_id IS NOT NULL ORDER BY id")]
+    assert types == ["task.created", "task.claimed"]
+
+
 def test_a_new_tasks_db_has_small_pages_and_keeps_them(tmp_path):
     from tests.support import ADT
 

@@ -30,7 +30,7 @@ from tasks.models import Outbox, Task
 print(json.dumps({
     "status": dict(Task.objects.values_list("status").annotate(n=Count("id")).order_by()),
     "events": [[t, k, n] for t, k, n in Event.objects.exclude(task_id=None).values_list("task_id", "type").annotate(n=Count("id")).order_by()],
-    "outbox": Outbox.objects.count(),
+    "outbox": Outbox.objects.waiting().count(),
     "agents": dict(Agent.objects.values_list("project", "status")),
     "finishers": dict(Task.objects.values_list("id", "assigned_to")),
     "requeued_from": list(Event.objects.filter(type="task.requeued").values_list("task_id", "agent")),

@@ -1,0 +1,11 @@
+"""The outbox's `relayed` column, and its ids without AUTOINCREMENT on SQLite (see events.outbox_schema)."""
+
+from django.db import migrations
+
+from events.outbox_schema import add_relayed
+
+
+class Migration(migrations.Migration):
+    dependencies = [("tasks", "0003_web_admin_indexes")]
+
+    operations = [add_relayed("tasks", "outbox")]
