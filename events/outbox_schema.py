@@ -43,42 +43,57 @@ def _backwards(app_label, model_name):
     def backwards(apps, schema_editor):
         table = apps.get_model(app_label, model_name)._meta.db_table
         quote = schema_editor.quote_name
+        highest = _scalar(schema_editor, f"SELECT MAX(id) FROM {quote(table)}") or 0
         schema_editor.execute(f"DELETE FROM {quote(table)} WHERE {quote('relayed')}")
         schema_editor.execute(f"ALTER TABLE {quote(table)} DROP COLUMN {quote('relayed')}")
+        if schema_editor.connection.vendor == "sqlite":
+            # The code of before numbers nothing itself: AUTOINCREMENT again,
+            # counting on from every id given so far.
+            _rebuild(schema_editor, table, lambda create: create.replace(" PRIMARY KEY", " PRIMARY KEY AUTOINCREMENT", 1))
+            if not _scalar(schema_editor, "SELECT COUNT(*) FROM sqlite_sequence WHERE name = %s", [table]):
+                schema_editor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, 0)", [table])
+            schema_editor.execute("UPDATE sqlite_sequence SET seq = MAX(seq, %s) WHERE name = %s", [highest, table])
 
     return backwards
 
 
+def _scalar(schema_editor, sql, params=()):
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
 def _drop_autoincrement(schema_editor, table):
     quote = schema_editor.quote_name
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [table])
-        create = cursor.fetchone()[0]
-        if "AUTOINCREMENT" not in create:
-            return
-        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
-        row = cursor.fetchone()
-        issued = row[0] if row else 0
-        cursor.execute(f"SELECT MAX(id) FROM {quote(table)}")
-        highest = cursor.fetchone()[0] or 0
-        # SQLite will not rename the copy below while triggers name a table
-        # that, for a moment, does not exist (and libSQL refuses the
-        # legacy_alter_table pragma that would let it): they are set aside.
-        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND sql LIKE %s", [f"%{table}%"])
-        triggers = cursor.fetchall()
-    new = f"{table}__new"
-    create = create.replace(quote(table), quote(new), 1).replace(" AUTOINCREMENT", "")
-    for name, _ in triggers:
-        schema_editor.execute(f"DROP TRIGGER {quote(name)}")
-    schema_editor.execute(create)
-    schema_editor.execute(f"INSERT INTO {quote(new)} SELECT * FROM {quote(table)}")
-    schema_editor.execute(f"DROP TABLE {quote(table)}")
-    schema_editor.execute(f"ALTER TABLE {quote(new)} RENAME TO {quote(table)}")
-    for _, sql in triggers:
-        schema_editor.execute(sql)
+    if "AUTOINCREMENT" not in _scalar(schema_editor, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [table]):
+        return
+    issued = _scalar(schema_editor, "SELECT MAX(seq) FROM sqlite_sequence WHERE name = %s", [table]) or 0
+    highest = _scalar(schema_editor, f"SELECT MAX(id) FROM {quote(table)}") or 0
+    _rebuild(schema_editor, table, lambda create: create.replace(" AUTOINCREMENT", ""))
     if issued > highest:
         # Ids up to `issued` may have receipts: the next id must come after them.
         schema_editor.execute(
             f"INSERT INTO {quote(table)} (id, created_at, type, level, relayed) VALUES (%s, %s, %s, %s, %s)",
             [issued, schema_editor.connection.ops.adapt_datetimefield_value(timezone.now()), "outbox.relayed", "info", True],
         )
+
+
+def _rebuild(schema_editor, table, change):
+    """Copy `table` into a table made by `change(its CREATE statement)`, under the same name."""
+    quote = schema_editor.quote_name
+    create = _scalar(schema_editor, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [table])
+    # SQLite will not rename the copy while triggers name a table that, for a
+    # moment, does not exist (and libSQL refuses the legacy_alter_table
+    # pragma that would let it): they are set aside and made again.
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND sql LIKE %s", [f"%{table}%"])
+        triggers = cursor.fetchall()
+    new = f"{table}__new"
+    for name, _ in triggers:
+        schema_editor.execute(f"DROP TRIGGER {quote(name)}")
+    schema_editor.execute(change(create.replace(quote(table), quote(new), 1)))
+    schema_editor.execute(f"INSERT INTO {quote(new)} SELECT * FROM {quote(table)}")
+    schema_editor.execute(f"DROP TABLE {quote(table)}")
+    schema_editor.execute(f"ALTER TABLE {quote(new)} RENAME TO {quote(table)}")
+    for _, sql in triggers:
+        schema_editor.execute(sql)

@@ -132,6 +132,15 @@ def test_migrating_an_outbox_off_autoincrement_keeps_its_ids_from_repeating(tmp_
     assert adt.manage("claim_task", "--agent", "demo").returncode == 0
     types = [t for (t,) in adt.sql("logs", "SELECT type FROM events WHERE task_id IS NOT NULL ORDER BY id")]
     assert types == ["task.created", "task.claimed"]
+    # And back: AUTOINCREMENT again, counting on from the highest id given.
+    highest = adt.scalar("tasks", "SELECT MAX(id) FROM task_event_outbox")
+    result = adt.manage("migrate", "tasks", "0003", "--database", "tasks", "-v0")
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(adt.path("tasks")) as conn:
+        assert "AUTOINCREMENT" in conn.execute("SELECT sql FROM sqlite_master WHERE name = 'task_event_outbox'").fetchone()[0]
+        conn.execute("DELETE FROM task_event_outbox")
+        conn.execute("INSERT INTO task_event_outbox (created_at, type, level) VALUES ('2026-01-03', 'task.created', 'info')")
+        assert conn.execute("SELECT id FROM task_event_outbox").fetchone()[0] == highest + 1
 
 
 def test_a_new_tasks_db_has_small_pages_and_keeps_them(tmp_path):
