@@ -49,7 +49,7 @@ def _backwards(app_label, model_name):
         if schema_editor.connection.vendor == "sqlite":
             # The code of before numbers nothing itself: AUTOINCREMENT again,
             # counting on from every id given so far.
-            _rebuild(schema_editor, table, lambda create: create.replace(" PRIMARY KEY", " PRIMARY KEY AUTOINCREMENT", 1))
+            _rebuild(schema_editor, table, _create_sql(schema_editor, table).replace(" PRIMARY KEY", " PRIMARY KEY AUTOINCREMENT", 1))
             if not _scalar(schema_editor, "SELECT COUNT(*) FROM sqlite_sequence WHERE name = %s", [table]):
                 schema_editor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, 0)", [table])
             schema_editor.execute("UPDATE sqlite_sequence SET seq = MAX(seq, %s) WHERE name = %s", [highest, table])
@@ -63,13 +63,18 @@ def _scalar(schema_editor, sql, params=()):
         return cursor.fetchone()[0]
 
 
+def _create_sql(schema_editor, table):
+    return _scalar(schema_editor, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [table])
+
+
 def _drop_autoincrement(schema_editor, table):
     quote = schema_editor.quote_name
-    if "AUTOINCREMENT" not in _scalar(schema_editor, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [table]):
+    create = _create_sql(schema_editor, table)
+    if "AUTOINCREMENT" not in create:
         return
     issued = _scalar(schema_editor, "SELECT MAX(seq) FROM sqlite_sequence WHERE name = %s", [table]) or 0
     highest = _scalar(schema_editor, f"SELECT MAX(id) FROM {quote(table)}") or 0
-    _rebuild(schema_editor, table, lambda create: create.replace(" AUTOINCREMENT", ""))
+    _rebuild(schema_editor, table, create.replace(" AUTOINCREMENT", ""))
     if issued > highest:
         # Ids up to `issued` may have receipts: the next id must come after them.
         schema_editor.execute(
@@ -78,10 +83,9 @@ def _drop_autoincrement(schema_editor, table):
         )
 
 
-def _rebuild(schema_editor, table, change):
-    """Copy `table` into a table made by `change(its CREATE statement)`, under the same name."""
+def _rebuild(schema_editor, table, create):
+    """Copy `table` into a table made by `create` (its CREATE statement, changed), under the same name."""
     quote = schema_editor.quote_name
-    create = _scalar(schema_editor, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = %s", [table])
     # SQLite will not rename the copy while triggers name a table that, for a
     # moment, does not exist (and libSQL refuses the legacy_alter_table
     # pragma that would let it): they are set aside and made again.
@@ -91,7 +95,7 @@ def _rebuild(schema_editor, table, change):
     new = f"{table}__new"
     for name, _ in triggers:
         schema_editor.execute(f"DROP TRIGGER {quote(name)}")
-    schema_editor.execute(change(create.replace(quote(table), quote(new), 1)))
+    schema_editor.execute(create.replace(quote(table), quote(new), 1))
     schema_editor.execute(f"INSERT INTO {quote(new)} SELECT * FROM {quote(table)}")
     schema_editor.execute(f"DROP TABLE {quote(table)}")
     schema_editor.execute(f"ALTER TABLE {quote(new)} RENAME TO {quote(table)}")
