@@ -246,6 +246,52 @@ class Raw(Line):
         )
 
 
+class RawOnADTSchema(Raw):
+    """The raw line's statements on ADT's tasks.db (its migrations: indexes,
+    event triggers, pragmas), without Django and without relaying the events.
+    Not a peer: it splits ADT's distance to the raw line into what the schema
+    costs (raw -> this line) and what tasks.queue adds (this line -> ADT)."""
+
+    key = "raw-adt-schema"
+    label = "raw sqlite3 on ADT's schema"
+    keeps = "as ADT, but its events stay in the outbox"
+
+    @property
+    def home(self):
+        return self.folder / "adt"
+
+    @property
+    def path(self):
+        return self.home / "data" / "tasks.db"
+
+    def open(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        super().open()
+        # What adt_admin.databases sets on every connection, besides the above.
+        self.conn.execute("PRAGMA wal_autocheckpoint=10000")
+
+    def create(self):
+        env = {**os.environ, "ADT_HOME": str(self.home), "DJANGO_SETTINGS_MODULE": "adt_admin.settings"}
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0", "--skip-checks"], cwd=ROOT, env=env, check=True)
+
+    def preload(self, n):
+        ADT.preload(self, n)
+
+    def enqueue(self, i):
+        task_id, now = uuid.uuid4().hex[:16], utc_text(datetime.now(UTC))
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(
+                "INSERT INTO tasks (id, project, description, priority, status, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (task_id, PROJECT, f"task {i}", "normal", "pending", now),
+            )
+            self.conn.execute(
+                "INSERT INTO task_event_outbox (created_at, type, project, task_id, data, level) "
+                "VALUES (?, 'task.created', ?, ?, '{\"status\": \"pending\"}', 'info')",
+                (now, PROJECT, task_id),
+            )
+
+
 # huey ------------------------------------------------------------------------
 
 
@@ -516,6 +562,6 @@ class TasksDBPersistent(TasksDB):
 LINES = {
     cls.key: cls
     for cls in [
-        ADT, Raw, HueyFull, HueyNormal, DjangoQ2Default, DjangoQ2Persistent, TasksDBDefault, TasksDBPersistent
+        ADT, Raw, RawOnADTSchema, HueyFull, HueyNormal, DjangoQ2Default, DjangoQ2Persistent, TasksDBDefault, TasksDBPersistent
     ]
 }

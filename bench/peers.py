@@ -271,6 +271,12 @@ def print_goals(by_size, sizes):
         check_goal(size, rows, "best Django peer", BEST_DJANGO, 3)
         check_goal(size, rows, "huey NORMAL", ["huey-normal"], 0.5)
         check_goal(size, rows, "raw sqlite3", ["raw"], 0.5)
+        schema, raw = rows.get("raw-adt-schema"), rows.get("raw")
+        if schema and raw and schema["rate"] and raw["rate"]:
+            print(
+                f"  {size:>9,}: of the distance to raw sqlite3, the schema (its SQL on ADT's tables) runs at "
+                f"{schema['rate'] / raw['rate']:.2f}x raw, and tasks.queue on it at {ours['rate'] / schema['rate']:.2f}x that"
+            )
         bad = [r for r in rows.values() if r["duplicates"] or r["lost"]]
         print(f"  {size:>9,}: duplicates or losses: {', '.join(r['key'] for r in bad) or 'none'}")
         if "events_ok" in ours:

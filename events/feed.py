@@ -178,19 +178,23 @@ def _forget(source, outbox, ids):
 
     Without AUTOINCREMENT (events.outbox_schema) SQLite numbers a new row
     after the highest id present; keeping that row means an id is never
-    given twice, so a receipt never hides a newer event. Mark, then delete:
-    a relay that dies in between leaves marked rows for the next one's
-    DELETE, which reads no further than its own batch. Plain SQL: the ORM
-    would prepare a lookup per id.
+    given twice, so a receipt never hides a newer event. One transaction, so
+    the outbox's write lock is taken once, and each row is written once (a
+    delete) rather than marked and then deleted. Rows marked by an older
+    relay that died in between go too. Plain SQL: the ORM would prepare a
+    lookup per id.
     """
     connection = connections[source]
     quote = connection.ops.quote_name
     table, id, relayed = quote(outbox._meta.db_table), quote("id"), quote("relayed")
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {relayed} = %s WHERE {id} IN ({', '.join(['%s'] * len(ids))})", [True, *ids])
+    newest = max(ids)
+    with transaction.atomic(using=source), connection.cursor() as cursor:
         cursor.execute(
-            f"DELETE FROM {table} WHERE {id} <= %s AND {relayed} AND {id} < (SELECT MAX({id}) FROM {table})", [max(ids)]
+            f"DELETE FROM {table} WHERE {id} <= %s AND ({relayed} OR {id} IN ({', '.join(['%s'] * len(ids))})) "
+            f"AND {id} < (SELECT MAX({id}) FROM {table})",
+            [newest, *ids],
         )
+        cursor.execute(f"UPDATE {table} SET {relayed} = %s WHERE {id} = %s", [True, newest])
 
 
 def _append_once(source, rows):

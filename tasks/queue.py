@@ -278,6 +278,11 @@ def _returning(connection, build, variant, params):
 
 
 def _now(connection):
+    if connection.vendor == "sqlite" and connection.timezone is UTC:
+        # What _db_datetime() makes of timezone.now() (the offset cut off),
+        # in a third of the time: this runs between a worker's statements,
+        # where every microsecond lets another worker's claim cut in.
+        return datetime.now(UTC).isoformat(" ")[:-6]
     return _db_datetime(connection, timezone.now())
 
 
@@ -352,13 +357,17 @@ def _fast_datetime(connection, slow):
     parsed by datetime.fromisoformat and a naive value only needs the
     connection's zone. Anything else goes the ORM's way."""
     tz = connection.timezone
+    # Stored in UTC, the text only lacks its offset: parsing it with one is
+    # cheaper than replace(tzinfo=…) afterwards.
+    offset = "+00:00" if tz is UTC else ""
 
     def convert(value, expression, connection):
         if value.__class__ is str:
             try:
-                value = datetime.fromisoformat(value)
+                value = datetime.fromisoformat(value + offset)
             except ValueError:
                 return slow(value, expression, connection)
+            return value if value.tzinfo is not None else value.replace(tzinfo=tz)
         if value.__class__ is datetime and value.tzinfo is None:
             return value.replace(tzinfo=tz)
         return value if value is None else slow(value, expression, connection)

@@ -248,6 +248,20 @@ def test_an_outbox_its_relay_emptied_never_numbers_an_event_twice():
     assert event_types(task.id) == ["task.created", "task.cancelled", "task.retried", "task.cancelled"]
 
 
+def test_rows_an_earlier_relay_marked_but_did_not_drop_go_with_the_next_relay():
+    task = factories.task()
+    queue.relay()
+    stale = [Outbox.objects.create(type="task.cancelled", project="demo", task_id=task.id, data={}, relayed=True) for _ in range(2)]
+    fresh = Outbox.objects.create(type="task.retried", project="demo", task_id=task.id, data={})
+    newest = Outbox.objects.create(type="task.cancelled", project="demo", task_id=task.id, data={})
+    assert queue.relay() == 2
+    (kept,) = Outbox.objects.all()
+    assert (kept.id, kept.relayed) == (newest.id, True)
+    assert stale[0].id < fresh.id < kept.id
+    # The marked rows were copied before, by the relay that marked them: not again.
+    assert event_types(task.id) == ["task.created", "task.retried", "task.cancelled"]
+
+
 def test_a_relay_repeated_after_its_commit_copies_nothing_twice():
     from events import feed
 
