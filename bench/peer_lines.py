@@ -256,9 +256,8 @@ class RawOnADTSchema(Raw):
     label = "raw sqlite3 on ADT's schema"
     keeps = "as ADT, but its events stay in the outbox"
 
-    @property
-    def home(self):
-        return self.folder / "adt"
+    home = ADT.home
+    env = ADT.env
 
     @property
     def path(self):
@@ -271,8 +270,8 @@ class RawOnADTSchema(Raw):
         self.conn.execute("PRAGMA wal_autocheckpoint=10000")
 
     def create(self):
-        env = {**os.environ, "ADT_HOME": str(self.home), "DJANGO_SETTINGS_MODULE": "adt_admin.settings"}
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v0", "--skip-checks"], cwd=ROOT, env=env, check=True)
+        # ADT's migrations, without its agents (nothing here checks them).
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0", "--skip-checks"], cwd=ROOT, env=self.env(), check=True)
 
     def preload(self, n):
         ADT.preload(self, n)
