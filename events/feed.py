@@ -75,6 +75,10 @@ def flush(paced=False, **kwargs):
     wrote since it last did.
     """
     global _last_relay
+    if not paced and not _written:
+        # Every request ends here: one that wrote nothing must not make the
+        # next change's request wait for its own end to see its event.
+        return
     _last_relay = time.monotonic()
     if not paced:
         _unrelayed.clear()
