@@ -98,6 +98,9 @@ def task_dict(task):
         "metadata": task.metadata,
         "result": task.result,
         "error": task.error,
+        "timeout": task.timeout,
+        # While in progress: when the reaper takes the task back (extend_task pushes it out).
+        "deadline": task.deadline if task.status == "in_progress" else None,
         # The claim's fencing token: pass it back as --lease to complete/fail.
         "lease": task.started_at.isoformat() if task.started_at and task.status == "in_progress" else None,
     }

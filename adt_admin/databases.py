@@ -9,6 +9,8 @@ paths, URLs or tokens. A value is one of:
 - postgres:// or postgresql:// URL: PostgreSQL (psycopg 3).
 """
 
+import os
+import tempfile
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -62,8 +64,14 @@ def sqlite(path, page_size=None):
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
         "OPTIONS": options,
-        "TEST": {"NAME": str(path)},
+        # Test runners (manage.py test, pytest) create and then delete the
+        # test database: a throw-away file of this process, never the live one.
+        "TEST": {"NAME": test_path(path)},
     }
+
+
+def test_path(path):
+    return str(Path(tempfile.gettempdir()) / f"adt-test-{os.getpid()}-{Path(path).name}")
 
 
 def libsql(url, token, timeout):

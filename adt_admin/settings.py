@@ -200,15 +200,19 @@ LOGIN_REDIRECT_URL = "/"
 ADT_MAX_RETRIES = envint("ADT_MAX_RETRIES", 3)
 ADT_STALE_SECONDS = envint("ADT_STALE_SECONDS", 30)
 ADT_LOG_RETENTION_DAYS = envint("ADT_LOG_RETENTION_DAYS", 90)
-# How often a busy process copies its events to logs.db (see events.feed.written).
+# How often a busy process copies its events to logs.db (see events.relay).
 # The feed polls every 2 s, so a quarter second is not seen there; each copy
-# holds tasks.db's write lock while it drops the rows it copied, and with 8
-# workers claiming, copying every 0.05 s cost about a tenth of their claims.
+# holds tasks.db's write lock while it drops the rows it copied.
 ADT_EVENT_RELAY_INTERVAL = float(os.environ.get("ADT_EVENT_RELAY_INTERVAL") or 0.25)
-# Files (one per database alias) through which processes on this machine see
-# when a relay last started, so that about one relay runs per interval.
-ADT_RELAY_MARKS = DATA_DIR / "relay"
-# How often a process claiming in a loop writes the claim's heartbeat (see queue.claim).
+# Seconds a claimed task may stay in progress before the reaper takes it back
+# (a task's --timeout and its project's `task_timeout` come first). Unset: no limit.
+ADT_TASK_TIMEOUT = envint("ADT_TASK_TIMEOUT", None)
+if ADT_TASK_TIMEOUT is not None and ADT_TASK_TIMEOUT < 1:
+    raise ImproperlyConfigured(f"ADT_TASK_TIMEOUT must be a whole number of seconds, 1 or more, not {ADT_TASK_TIMEOUT}")
+# How often a long-running process (claim_task --wait) runs the reaper's sweep
+# while it waits: time limits and dead agents are enforced without cron.
+ADT_SWEEP_INTERVAL = float(os.environ.get("ADT_SWEEP_INTERVAL") or 10)
+# How often a process claiming in a loop writes the claim's heartbeat (see projects.agents.claim).
 ADT_CLAIM_HEARTBEAT_INTERVAL = float(os.environ.get("ADT_CLAIM_HEARTBEAT_INTERVAL") or 1.0)
 
 # Where archive_tasks moves old finished tasks (one SQLite file per month)

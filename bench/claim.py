@@ -93,16 +93,16 @@ def ours_worker(where, agent, claims, start, out):
     import django
 
     django.setup()
-    from tasks import queue
+    from projects import agents
 
     # Any project, like the seed's SQL the raw line runs (claim_task's
     # per-project claim reads idx_tasks_project_claim the same way).
-    queue.claim(agent)  # connect and warm up outside the timing
+    agents.claim(agent)  # connect and warm up outside the timing
     start.wait()
     t0 = time.perf_counter()
     done = 0
     for _ in range(claims):
-        if queue.claim(agent) is not None:
+        if agents.claim(agent) is not None:
             done += 1
     out.put((done, time.perf_counter() - t0))
 

@@ -103,9 +103,10 @@ class ADT(Line):
         import django
 
         django.setup()
+        from projects import agents
         from tasks import queue
 
-        self.queue = queue
+        self.agents, self.queue = agents, queue
 
     def create(self):
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0", "--skip-checks"], cwd=ROOT, env=self.env(), check=True)
@@ -129,7 +130,7 @@ class ADT(Line):
         self.queue.enqueue(PROJECT, f"task {i}")
 
     def claim(self, worker):
-        task = self.queue.claim(AGENT.format(worker))
+        task = self.agents.claim(AGENT.format(worker))
         return None if task is None else [(task.id, task)]
 
     def complete(self, task, worker):

@@ -96,7 +96,7 @@ class OutboxEvent(models.Model):
 
     main.db and tasks.db cannot commit together with logs.db, so a change
     there writes its event to that database's outbox in its own transaction;
-    events.feed.relay() then copies it here exactly once.
+    events.relay then copies it here exactly once.
 
     On SQLite its ids have no AUTOINCREMENT (events.outbox_schema): the relay
     deletes every copied row but the newest, which it marks `relayed`, so ids

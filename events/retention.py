@@ -18,7 +18,7 @@ from django.utils import timezone
 from adt_admin import localdb
 from adt_admin.errors import InvalidInput
 from adt_admin.maintenance import check_batch_size, check_days
-from events import feed
+from events import feed, relay
 from events.models import AgentRun, Event, RelayReceipt, RunStatus
 
 LOGS = "logs"
@@ -26,7 +26,7 @@ LOGS = "logs"
 # they wait for a batch too; events are small rows in time order.
 BATCH_SIZE = 1000
 # A relay receipt only guards an outbox row a crashed process may relay
-# again; a day later that row is long gone (see events.feed.relay).
+# again; a day later that row is long gone (see events.relay).
 RECEIPTS_KEPT = timedelta(days=1)
 
 
@@ -96,7 +96,7 @@ def prune(older_than=None, *, dry_run=False, vacuum=False, batch_size=BATCH_SIZE
             if progress:
                 progress(done["events"] + done["runs"], total)
     summary.update(done)
-    summary["receipts"] = feed.prune_receipts(receipts_before)
+    summary["receipts"] = relay.prune_receipts(receipts_before)
     summary["freed_bytes"] = localdb.vacuum(LOGS) if vacuum else localdb.reclaim(LOGS)
     _timed(summary, started)
     feed.record("logs.pruned", data={k: v for k, v in summary.items() if k != "dry_run"})

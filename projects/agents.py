@@ -6,6 +6,7 @@ then are its tasks taken back (tasks.db) and its open runs closed (logs.db).
 Every step can be re-run: a reaper killed half way is finished by the next.
 """
 
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from adt_admin.errors import Conflict, InvalidInput, NotFound
-from events import feed
+from events import feed, relay
 from events.models import AgentRun, RunStatus
 from projects.models import Agent, AgentStatus, Outbox, Project
 from tasks import queue
@@ -22,9 +23,16 @@ from tasks.models import Task
 
 MAIN = "default"
 LOGS = "logs"
+# Per agent claiming in this process: when its claim last beat, and the
+# status it left the agent in.
+_claim_beats = {}
+# When this process last ran the reaper's sweep (see maybe_sweep).
+_last_sweep = 0.0
 
 
 def _event(type, agent, data=None, level="info"):
+    """Write the change's event to main.db's outbox; it is copied to logs.db once the change commits."""
+    relay.changed(Outbox)
     return Outbox.objects.create(type=type, project=agent, agent=agent, data=data, level=level)
 
 
@@ -41,8 +49,8 @@ def register(name, path, provider="cursor", worktree=None, config=None):
         raise InvalidInput("a project needs a name without surrounding spaces")
     if not path:
         raise InvalidInput("a project needs a path")
-    if config is not None and not isinstance(config, dict):
-        raise InvalidInput("--config must be a JSON object")
+    if config is not None:
+        check_config(config)
     with transaction.atomic(using=MAIN):
         project, created = Project.objects.update_or_create(
             name=name, defaults={"path": path, **({"config": config} if config is not None else {})}
@@ -55,24 +63,76 @@ def register(name, path, provider="cursor", worktree=None, config=None):
             name,
             data={"path": path, "provider": provider, "worktree": worktree},
         )
-    feed.written(Outbox)
     return project, created
+
+
+# What a project's config may set, and the values each accepts.
+CONFIG_KEYS = {
+    "max_retries": ("a whole number, 0 or more", lambda v: _whole(v) and v >= 0),
+    "task_timeout": ("a whole number of seconds, 1 or more", lambda v: _whole(v) and v >= 1),
+}
+
+
+def _whole(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_config(config):
+    """A project's config: a JSON object whose known keys hold valid values (other keys are kept as they are)."""
+    if not isinstance(config, dict):
+        raise InvalidInput("--config must be a JSON object")
+    for key, (expected, valid) in CONFIG_KEYS.items():
+        if key in config and not valid(config[key]):
+            raise InvalidInput(f"config {key!r} must be {expected}, not {config[key]!r}")
+    return config
 
 
 def heartbeat(name, status=None):
     if status is not None and status not in (AgentStatus.WORKING, AgentStatus.IDLE):
         raise InvalidInput(f"heartbeat status must be working or idle, not {status!r}")
-    was = Agent.objects.filter(pk=name).values_list("status", flat=True).first()
-    if was is None:
-        raise NotFound(f"unknown agent {name!r} (agents are created by register_project)")
+    _beat(name, status)
+    _claim_beats.pop(name, None)
+    return get_agent(name)
+
+
+def _beat(name, status=None):
+    """last_heartbeat = now, and `status` if given (a stale agent comes back idle).
+
+    The read of the previous status and the write are one transaction, so
+    exactly one beat of a stale agent writes `agent.recovered`. Returns the
+    status the agent is left in.
+    """
     with transaction.atomic(using=MAIN):
+        was = Agent.objects.select_for_update().filter(pk=name).values_list("status", flat=True).first()
+        if was is None:
+            raise NotFound(f"unknown agent {name!r} (agents are created by register_project)")
         Agent.objects.filter(pk=name).beat(status=status)
+        now = status or (AgentStatus.IDLE if was == AgentStatus.STALE else was)
         # A heartbeat is not news, unless the agent was given up for dead.
         if was == AgentStatus.STALE:
-            _event("agent.recovered", name, data={"status": status or AgentStatus.IDLE})
-    if was == AgentStatus.STALE:
-        feed.written(Outbox)
-    return get_agent(name)
+            _event("agent.recovered", name, data={"status": now})
+    return now
+
+
+def claim(name, project=None):
+    """The agent `name` claims its next task (of `project` when given): queue.claim with the agent's side.
+
+    The claim is a heartbeat, written at most once per
+    ADT_CLAIM_HEARTBEAT_INTERVAL by an agent claiming in a loop (plenty
+    against a 30 s threshold); like any heartbeat it brings a stale agent
+    back. A claim that finds nothing leaves the agent's status as it was; one
+    that gets a task makes the agent `working`.
+    """
+    if project is not None and project != name:  # an agent's own project exists when the agent does
+        queue.project_limit(project)  # an unknown project is refused before anything is written
+    beat = _claim_beats.get(name)
+    if beat is None or time.monotonic() - beat[0] >= settings.ADT_CLAIM_HEARTBEAT_INTERVAL:
+        beat = _claim_beats[name] = (time.monotonic(), _beat(name))
+    task = queue.claim(name, project)
+    if task is not None and beat[1] != AgentStatus.WORKING:
+        Agent.objects.filter(pk=name).update(status=AgentStatus.WORKING, last_heartbeat=timezone.now())
+        _claim_beats[name] = (beat[0], AgentStatus.WORKING)
+    return task
 
 
 # Run history --------------------------------------------------------------
@@ -92,7 +152,7 @@ def start_run(name, task=None, log_path=None, provider=None):
             status=RunStatus.RUNNING,
         )
         feed.record("agent.started", project=name, agent=name, task_id=task, data={"run": run.id, "provider": run.provider})
-    Agent.objects.filter(pk=name).beat(status=AgentStatus.WORKING)
+    _beat(name, AgentStatus.WORKING)
     return run
 
 
@@ -142,8 +202,7 @@ def reap_stale(threshold=None, dry_run=False):
         return [_would_reap(name, beat, now) for name, beat in candidates]
 
     # Events a killed process left in an outbox.
-    queue.relay()
-    feed.relay(Outbox)
+    relay.relay_all()
 
     reaped = {}
     for name, beat in candidates:
@@ -153,7 +212,6 @@ def reap_stale(threshold=None, dry_run=False):
                 continue
             silent = (now - beat).total_seconds() if beat else None
             _event("agent.stale", name, data={"last_heartbeat": beat.isoformat() if beat else None, "silent_seconds": silent}, level="warn")
-        feed.written(Outbox)
         reaped[name] = {"agent": name, "last_heartbeat": beat, "requeued": [], "failed": [], "runs_closed": []}
 
     # The agents just found dead (even if one beat again since: the decision
@@ -177,6 +235,26 @@ def reap_stale(threshold=None, dry_run=False):
             entry["failed" if task.status == "failed" else "requeued"].append(task.id)
         entry["runs_closed"] = _close_runs(name, reason, now)
     return list(reaped.values())
+
+
+def sweep(threshold=None, dry_run=False):
+    """The reaper's whole round (reap_stale_agents, and long-running processes now and then):
+    dead agents reaped, and tasks past their deadline taken back even from living agents."""
+    global _last_sweep
+    _last_sweep = time.monotonic()
+    reaped = reap_stale(threshold, dry_run=dry_run)
+    if dry_run:
+        overdue = Task.objects.overdue(timezone.now()).order_by("deadline", "id")
+        timed_out = [{"id": t.id, "agent": t.assigned_to, "status": t.status} for t in overdue]
+    else:
+        timed_out = queue.requeue_overdue()
+    return {"agents": reaped, "timed_out": timed_out}
+
+
+def maybe_sweep():
+    """A sweep, if this process has not run one for ADT_SWEEP_INTERVAL seconds (a waiting claim_task calls this)."""
+    if time.monotonic() - _last_sweep >= settings.ADT_SWEEP_INTERVAL:
+        sweep()
 
 
 def _would_reap(name, beat, now):

@@ -96,7 +96,7 @@ class Agent(models.Model):
 
 
 class Outbox(OutboxEvent):
-    """Events of project and agent changes, committed with the change (see events.feed.relay)."""
+    """Events of project and agent changes, committed with the change (see events.relay)."""
 
     class Meta:
         db_table = "main_event_outbox"

@@ -55,6 +55,10 @@ class TaskQuerySet(models.QuerySet):
     def for_project(self, project):
         return self.filter(project=project) if project else self
 
+    def overdue(self, now):
+        """In progress past the deadline: what the reaper takes back."""
+        return self.filter(status=Status.IN_PROGRESS, deadline__lt=now)
+
     def held_by(self, agent):
         return self.filter(status=Status.IN_PROGRESS, assigned_to=agent)
 
@@ -81,6 +85,13 @@ class Task(models.Model):
     error = models.TextField(null=True, blank=True)
     retry_count = models.IntegerField(null=True, default=0, db_default=0)
     metadata = models.JSONField(null=True, blank=True)
+    # The task's own time limit in seconds (add_task --timeout); without one
+    # the claim applies the project's `task_timeout`, else ADT_TASK_TIMEOUT.
+    timeout = models.IntegerField(null=True, blank=True)
+    # While in progress: when the reaper takes the task back (set by the
+    # claim, pushed out by extend_task). Read only among in-progress tasks,
+    # which idx_tasks_status finds, so it needs no index of its own.
+    deadline = models.DateTimeField(null=True, blank=True)
 
     objects = TaskQuerySet.as_manager()
 
@@ -119,13 +130,9 @@ class Task(models.Model):
     def __str__(self):
         return f"{self.id} {self.description[:60]}"
 
-    @property
-    def is_finished(self):
-        return self.status in FINISHED
-
 
 class Outbox(OutboxEvent):
-    """Events of task changes, committed with the change (see events.feed.relay)."""
+    """Events of task changes, committed with the change (see events.relay)."""
 
     class Meta:
         db_table = "task_event_outbox"

@@ -3,13 +3,14 @@
 Commands, views and the admin all call these functions; nothing else changes
 a task. Each change commits its event to tasks.db's outbox in the same
 transaction (claim and complete through the triggers of migration 0002, the
-rest explicitly), and events.feed copies outbox rows to logs.db exactly
-once, so a process killed at any moment loses no event and duplicates none.
+rest explicitly), and events.relay copies outbox rows to logs.db exactly
+once after that transaction commits, so a process killed at any moment loses
+no event and duplicates none, and a change rolled back leaves none.
 """
 
 import sqlite3
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from django.conf import settings
@@ -19,15 +20,14 @@ from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 from adt_admin.errors import Conflict, InvalidInput, NotFound
-from events import feed
-from projects.models import Agent, AgentStatus, Project
+from events import relay
+from projects.models import Project
 from tasks.models import PRIORITY_RANK_SQL, Outbox, Priority, Status, Task
 
 TASKS = "tasks"
-# When this process last wrote each agent's claim heartbeat, and last saw
-# each project it claims from exist.
-_last_beat = {}
-_project_seen = {}
+# Per project this process claims from: when it last read the project (it
+# exists) and the time limit its config gives.
+_project_limits = {}
 
 
 # Reading ------------------------------------------------------------------
@@ -40,13 +40,32 @@ def get(task_id):
         raise NotFound(f"no task with id {task_id!r}") from None
 
 
+def _config(project):
+    config = Project.objects.filter(pk=project).values_list("config", flat=True).first()
+    return config if isinstance(config, dict) else {}
+
+
+def _positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def max_retries(project):
     """The project's `max_retries` from projects.config, else the setting."""
-    config = Project.objects.filter(pk=project).values_list("config", flat=True).first()
-    value = config.get("max_retries") if isinstance(config, dict) else None
+    value = _config(project).get("max_retries")
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     return settings.ADT_MAX_RETRIES
+
+
+def task_timeout(project):
+    """The project's `task_timeout` (seconds) from projects.config, else ADT_TASK_TIMEOUT (None: no limit)."""
+    value = _config(project).get("task_timeout")
+    return value if _positive_int(value) else settings.ADT_TASK_TIMEOUT
+
+
+def timeout_of(task):
+    """The time limit a claim gives `task`: its own, else its project's, else the setting."""
+    return task.timeout or task_timeout(task.project)
 
 
 # Validation ---------------------------------------------------------------
@@ -64,32 +83,26 @@ def check_project(name):
     return name
 
 
-def _beat_for_claim(agent):
-    """The claim's heartbeat, which also proves the agent exists.
-
-    An agent claiming in a tight loop need not write main.db on every claim:
-    once per ADT_CLAIM_HEARTBEAT_INTERVAL is plenty against a 30 s threshold.
-    """
-    last = _last_beat.get(agent)
-    if last is not None and time.monotonic() - last < settings.ADT_CLAIM_HEARTBEAT_INTERVAL:
-        return
-    if not Agent.objects.filter(pk=agent).beat(status=AgentStatus.WORKING):
-        raise NotFound(f"unknown agent {agent!r} (agents are created by register_project)")
-    _last_beat[agent] = time.monotonic()
+def check_timeout(timeout):
+    if timeout is not None and not _positive_int(timeout):
+        raise InvalidInput(f"a time limit must be a whole number of seconds, 1 or more, not {timeout!r}")
+    return timeout
 
 
 # Changes ------------------------------------------------------------------
 
 
-def enqueue(project, description, priority=Priority.NORMAL, metadata=None):
+def enqueue(project, description, priority=Priority.NORMAL, metadata=None, timeout=None):
     check_project(project)
     check_priority(priority)
+    check_timeout(timeout)
     if not description or not description.strip():
         raise InvalidInput("a task needs a description")
     with transaction.atomic(using=TASKS):
-        task = Task.objects.create(project=project, description=description, priority=priority, metadata=metadata)
-        _event("task.created", task, data={"priority": priority})
-    feed.written(Outbox)
+        task = Task.objects.create(
+            project=project, description=description, priority=priority, metadata=metadata, timeout=timeout
+        )
+        _event("task.created", task, data={"priority": priority, **({"timeout": timeout} if timeout else {})})
     return task
 
 
@@ -99,21 +112,31 @@ def claim(agent, project=None):
     One UPDATE … WHERE id = (SELECT the first pending in claim order) …
     RETURNING, so two claimers can never take the same task. The subquery
     reads idx_tasks_claim / idx_tasks_project_claim in order: its cost does
-    not grow with the queue.
+    not grow with the queue. The same statement sets the task's deadline from
+    its own time limit, else the project's (ADT_TASK_TIMEOUT when claiming
+    across projects). The agent's side of a claim (its heartbeat, its status)
+    is projects.agents.claim's.
     """
-    if project is not None and project != agent:  # an agent's own project exists
-        seen = _project_seen.get(project)
-        if seen is None or time.monotonic() - seen >= settings.ADT_CLAIM_HEARTBEAT_INTERVAL:
-            check_project(project)
-            _project_seen[project] = time.monotonic()
-    _beat_for_claim(agent)
+    limit = project_limit(project) if project is not None else settings.ADT_TASK_TIMEOUT
     connection = connections[TASKS]
-    params = [agent, _now(connection)] + ([project] if project else [])
+    now = _now(connection)
+    params = [agent, now, now, limit] + ([project] if project else [])
     row = _returning(connection, _build_claim_sql, project is not None, params)
     if row is None:
+        relay.idle()
         return None
-    feed.written(Outbox)
+    relay.changed(Outbox)
     return _task_from_row(connection, row)
+
+
+def project_limit(project):
+    """The project's time limit, read at most once per ADT_CLAIM_HEARTBEAT_INTERVAL
+    by a process claiming in a loop; the read also proves the project exists."""
+    seen = _project_limits.get(project)
+    if seen is None or time.monotonic() - seen[0] >= settings.ADT_CLAIM_HEARTBEAT_INTERVAL:
+        check_project(project)
+        seen = _project_limits[project] = (time.monotonic(), task_timeout(project))
+    return seen[1]
 
 
 def _claim_sql(connection, project):
@@ -127,11 +150,19 @@ def _build_claim_sql(connection, one_project):
     # write lock for the whole statement and needs neither.
     skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     return (
-        "UPDATE tasks SET status = 'in_progress', assigned_to = %s, started_at = %s "
+        f"UPDATE tasks SET status = 'in_progress', assigned_to = %s, started_at = %s, deadline = {_deadline_sql(connection)} "
         f"WHERE id = (SELECT id FROM tasks WHERE {where} "
         f"ORDER BY {PRIORITY_RANK_SQL}, created_at LIMIT 1{skip_locked}) "
         f"AND status = 'pending' RETURNING {_columns(connection)}"
     )
+
+
+def _deadline_sql(connection):
+    """`started_at` (a parameter) plus the task's time limit, else the parameter after it; NULL without either."""
+    if connection.vendor == "postgresql":
+        return "%s::timestamptz + make_interval(secs => COALESCE(timeout, %s))"
+    # Text in the format Django stores (milliseconds), NULL when the limit is.
+    return "strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, '+' || COALESCE(timeout, %s) || ' seconds')"
 
 
 def complete(task_id, agent, result=None, lease=None):
@@ -146,7 +177,7 @@ def complete(task_id, agent, result=None, lease=None):
     if row is None:
         _check_holder(get(task_id), agent, lease)
         raise Conflict(f"task {task_id} changed while completing it; try again")  # pragma: no cover
-    feed.written(Outbox)
+    relay.changed(Outbox)
     return _task_from_row(connection, row)
 
 
@@ -168,7 +199,6 @@ def fail(task_id, agent, error, lease=None):
         _check_holder(task, agent, lease)
         task.error = error
         _give_back(task, "task.retried", agent=agent, error=error, final_error=error)
-    feed.written(Outbox)
     return task
 
 
@@ -180,9 +210,9 @@ def cancel(task_id, by=None):
         holder = task.assigned_to
         task.status = Status.CANCELLED
         task.completed_at = timezone.now()
-        task.save(update_fields=["status", "completed_at"])
+        task.deadline = None
+        task.save(update_fields=["status", "completed_at", "deadline"])
         _event("task.cancelled", task, data={"by": by, "was_held_by": holder})
-    feed.written(Outbox)
     return task
 
 
@@ -195,9 +225,8 @@ def retry(task_id, by=None):
         previous = {"status": task.status, "retry_count": task.retry_count}
         _reset(task)
         task.retry_count = 0
-        task.save(update_fields=["status", "assigned_to", "started_at", "completed_at", "retry_count"])
+        task.save(update_fields=["status", "assigned_to", "started_at", "completed_at", "deadline", "retry_count"])
         _event("task.retried", task, data={"by": by, "manual": True, "previous": previous})
-    feed.written(Outbox)
     return task
 
 
@@ -207,8 +236,7 @@ def requeue(task_id, by=None):
         task = _locked(task_id)
         if task.status != Status.IN_PROGRESS:
             raise Conflict(f"task {task.id} is {task.status}; only in-progress tasks can be requeued")
-        _give_back(task, "task.requeued", agent=task.assigned_to, by=by)
-    feed.written(Outbox)
+        _give_back(task, "task.requeued", agent=task.assigned_to, by=by, reason="manual")
     return task
 
 
@@ -220,10 +248,48 @@ def requeue_held_by(agent, reason, started_before=None):
             held = held.filter(started_at__lt=started_before)
         tasks = list(held.order_by("id"))
         for task in tasks:
-            _give_back(task, "task.requeued", agent=agent, error=reason)
-    if tasks:
-        feed.written(Outbox)
+            _give_back(task, "task.requeued", agent=agent, error=reason, reason="agent_stale")
     return tasks
+
+
+def requeue_overdue(now=None):
+    """Every in-progress task past its deadline back to the queue (or failed past its retries).
+
+    The holder may be alive (an agent that crashed and restarted at once keeps
+    beating): its late complete or fail is refused, as for any requeue.
+    Returns {"id", "agent", "status"} for each task taken back.
+    """
+    now = now or timezone.now()
+    taken = []
+    with transaction.atomic(using=TASKS):
+        for task in list(Task.objects.select_for_update().overdue(now).order_by("deadline", "id")):
+            limit = round((task.deadline - task.started_at).total_seconds()) if task.started_at else None
+            error = f"timed out: still in progress {limit}s after its claim" if limit is not None else "timed out"
+            holder = task.assigned_to
+            _give_back(task, "task.requeued", agent=holder, error=error, reason="timeout",
+                       extra={"deadline": task.deadline.isoformat()})
+            taken.append({"id": task.id, "agent": holder, "status": task.status})
+    return taken
+
+
+def extend(task_id, agent, seconds=None, lease=None):
+    """The holder needs longer: its deadline becomes now + `seconds` (default: the task's time limit)."""
+    if seconds is not None and not _positive_int(seconds):
+        raise InvalidInput(f"--seconds must be a whole number of seconds, 1 or more, not {seconds!r}")
+    with transaction.atomic(using=TASKS):
+        task = _locked(task_id)
+        _check_holder(task, agent, lease)
+        seconds = seconds or timeout_of(task)
+        if seconds is None:
+            raise InvalidInput(f"task {task.id} has no time limit to extend; give --seconds")
+        previous = task.deadline
+        task.deadline = timezone.now() + timedelta(seconds=seconds)
+        task.save(update_fields=["deadline"])
+        _event("task.extended", task, agent=agent, data={
+            "deadline": task.deadline.isoformat(), "seconds": seconds,
+            "previous": previous.isoformat() if previous else None,
+        })
+    return task
 
 
 def reprioritize(task_id, priority, by=None):
@@ -236,13 +302,7 @@ def reprioritize(task_id, priority, by=None):
         task.priority = priority
         task.save(update_fields=["priority"])
         _event("task.reprioritized", task, data={"from": old, "to": priority, "by": by})
-    feed.written(Outbox)
     return task
-
-
-def relay():
-    """Copy every event waiting in the outbox to logs.db (the reaper's sweep)."""
-    return feed.relay(Outbox)
 
 
 # Helpers ------------------------------------------------------------------
@@ -259,7 +319,7 @@ def _sql_for(connection, build, variant):
     cached = _sql.get(key)
     if cached is None:
         sql = build(connection, variant)
-        cached = _sql[key] = (sql, sql.replace("%s", "?"))
+        cached = _sql[key] = (sql, sql.replace("%s", "?").replace("%%", "%"))
     return cached
 
 
@@ -395,9 +455,10 @@ def _reset(task):
     task.assigned_to = None
     task.started_at = None
     task.completed_at = None
+    task.deadline = None
 
 
-def _give_back(task, type, agent=None, error=None, by=None, final_error=None):
+def _give_back(task, type, agent=None, error=None, by=None, final_error=None, reason=None, extra=None):
     """Pending again with one more retry counted, or failed once the limit is reached.
 
     A failure reported by the agent keeps its own error text (`final_error`);
@@ -405,7 +466,9 @@ def _give_back(task, type, agent=None, error=None, by=None, final_error=None):
     """
     limit = max_retries(task.project)
     attempts = (task.retry_count or 0) + 1
-    data = {"retry_count": attempts, "max_retries": limit}
+    data = {"retry_count": attempts, "max_retries": limit, **(extra or {})}
+    if reason:
+        data["reason"] = reason
     if by:
         data["by"] = by
     if error:
@@ -414,16 +477,19 @@ def _give_back(task, type, agent=None, error=None, by=None, final_error=None):
         task.status = Status.FAILED
         task.completed_at = timezone.now()
         task.error = final_error or f"{error or 'requeued'}; gave up after {limit} retries"
-        task.save(update_fields=["status", "completed_at", "error"])
+        task.deadline = None
+        task.save(update_fields=["status", "completed_at", "error", "deadline"])
         return _event("task.failed", task, agent=agent, data={**data, "retry_count": task.retry_count}, level="error")
     _reset(task)
     task.retry_count = attempts
-    task.save(update_fields=["status", "assigned_to", "started_at", "completed_at", "retry_count", "error"])
+    task.save(update_fields=["status", "assigned_to", "started_at", "completed_at", "deadline", "retry_count", "error"])
     return _event(type, task, agent=agent, data=data, level="warn")
 
 
 def _event(type, task, agent=None, data=None, level="info"):
-    """Write the change's event to the outbox, inside the change's transaction."""
+    """Write the change's event to the outbox, inside the change's transaction;
+    it is copied to logs.db once that transaction commits."""
+    relay.changed(Outbox)
     return Outbox.objects.create(
         type=type,
         project=task.project,

@@ -34,7 +34,7 @@ def say(*words):
 def agent(name, project, work_ms, seed):
     rng = random.Random(seed)
     while True:
-        task = queue.claim(name, project)
+        task = agents.claim(name, project)
         if task is None:
             if not Task.objects.exclude(status__in=FINISHED).exists():
                 agents.heartbeat(name, "idle")

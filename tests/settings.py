@@ -3,12 +3,15 @@
 import os
 import tempfile
 
-if not os.environ.get("ADT_TEST_KEEP_HOME"):
-    os.environ["ADT_HOME"] = tempfile.mkdtemp(prefix="adt-test-")
-    for name in ("ADT_MAIN_DB", "ADT_TASKS_DB", "ADT_LOGS_DB"):
-        os.environ.pop(name, None)
+os.environ["ADT_HOME"] = tempfile.mkdtemp(prefix="adt-test-")
+for name in ("ADT_MAIN_DB", "ADT_TASKS_DB", "ADT_LOGS_DB"):
+    os.environ.pop(name, None)
 
 from adt_admin.settings import *  # noqa: E402,F403
+
+# This run's home is itself thrown away: its files are the test databases.
+for _entry in DATABASES.values():  # noqa: F405
+    _entry["TEST"] = {"NAME": _entry["NAME"]}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ADT_EVENT_RELAY_INTERVAL = 0  # every change relays at once, so in-process tests see events right away

@@ -18,7 +18,7 @@ def silence(name, seconds):
     Agent.objects.filter(pk=name).update(last_heartbeat=timezone.now() - timedelta(seconds=seconds))
 
 
-@pytest.mark.django_db(databases="__all__")
+@pytest.mark.django_db(databases="__all__", transaction=True)
 class TestInProcess:
     @pytest.fixture(autouse=True)
     def setup(self):
@@ -38,7 +38,7 @@ class TestInProcess:
 
     def test_the_reaper_marks_silent_working_agents_stale_and_requeues_their_tasks(self):
         task = factories.task()
-        queue.claim("demo", "demo")
+        agents.claim("demo", "demo")
         run = agents.start_run("demo", task=task.id)
         silence("demo", 60)
         [reaped] = agents.reap_stale(threshold=30)
@@ -55,14 +55,14 @@ class TestInProcess:
 
     def test_the_reaper_leaves_agents_that_beat_recently(self):
         factories.task()
-        queue.claim("demo", "demo")
+        agents.claim("demo", "demo")
         silence("demo", 5)
         assert agents.reap_stale(threshold=30) == []
         assert Agent.objects.get(pk="demo").status == "working"
 
     def test_a_silent_idle_agent_that_still_holds_a_task_is_reaped_too(self):
         task = factories.task()
-        queue.claim("demo", "demo")
+        agents.claim("demo", "demo")
         Agent.objects.filter(pk="demo").update(status="idle")
         silence("demo", 60)
         assert [r["requeued"] for r in agents.reap_stale(threshold=30)] == [[task.id]]
@@ -70,7 +70,7 @@ class TestInProcess:
     def test_past_the_retry_limit_a_reaped_task_fails_with_a_clear_error(self, settings):
         settings.ADT_MAX_RETRIES = 0
         task = factories.task()
-        queue.claim("demo", "demo")
+        agents.claim("demo", "demo")
         silence("demo", 60)
         [reaped] = agents.reap_stale(threshold=30)
         assert reaped["failed"] == [task.id]
@@ -80,7 +80,7 @@ class TestInProcess:
 
     def test_dry_run_reports_and_changes_nothing(self):
         task = factories.task()
-        queue.claim("demo", "demo")
+        agents.claim("demo", "demo")
         silence("demo", 60)
         events = Event.objects.count()
         [would] = agents.reap_stale(threshold=30, dry_run=True)
@@ -91,7 +91,7 @@ class TestInProcess:
 
     def test_a_reaper_killed_half_way_is_finished_by_the_next(self):
         task = factories.task()
-        queue.claim("demo", "demo")
+        agents.claim("demo", "demo")
         # As if the last reaper died right after marking the agent stale.
         Agent.objects.filter(pk="demo").update(status="stale")
         [reaped] = agents.reap_stale(threshold=30)
@@ -106,10 +106,10 @@ class TestInProcess:
 
     def test_a_stale_agents_late_complete_on_a_reclaimed_task_fails_and_changes_nothing(self):
         task = factories.task()
-        queue.claim("demo", "demo")
+        agents.claim("demo", "demo")
         silence("demo", 60)
         agents.reap_stale(threshold=30)
-        queue.claim("rescuer", "demo")
+        agents.claim("rescuer", "demo")
         with pytest.raises(Conflict, match="held by 'rescuer', not 'demo'"):
             queue.complete(task.id, "demo")
         with pytest.raises(Conflict):
@@ -134,7 +134,7 @@ class TestInProcess:
 
     def test_overview_shows_state_heartbeat_current_task_and_last_run(self):
         task = factories.task()
-        queue.claim("demo", "demo")
+        agents.claim("demo", "demo")
         run = agents.start_run("demo", task=task.id)
         rows = {row["agent"].name: row for row in agents.overview()}
         assert rows["demo"]["tasks"] == [task.id]

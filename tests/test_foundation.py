@@ -193,7 +193,7 @@ def test_a_bad_database_url_is_a_one_line_error(tmp_path):
     assert "unsupported database URL scheme 'mysql'" in result.stderr
 
 
-@pytest.mark.django_db(databases="__all__")
+@pytest.mark.django_db(databases="__all__", transaction=True)
 @pytest.mark.parametrize("alias", ["default", "tasks", "logs"])
 def test_connections_use_wal_normal_sync_foreign_keys_and_a_busy_timeout(alias):
     connection = connections[alias]

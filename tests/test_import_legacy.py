@@ -362,7 +362,7 @@ def test_two_imports_at_once_write_every_row_once(adt, tmp_path):
     assert adt.scalar("logs", "SELECT count(DISTINCT json_extract(data, '$.key')) FROM events WHERE type = 'agent.log'") == 7
 
 
-@pytest.mark.django_db(databases="__all__")
+@pytest.mark.django_db(databases="__all__", transaction=True)
 def test_big_files_are_written_in_batches_not_row_by_row(tmp_path):
     folder = tmp_path / "big"
     (folder / "queue").mkdir(parents=True)

@@ -1,7 +1,5 @@
 """The queue module: order, lifecycle, retries, fencing, events."""
 
-import os
-import time
 from contextlib import nullcontext
 from datetime import timedelta
 
@@ -11,11 +9,12 @@ from django.utils import timezone
 
 from adt_admin.errors import Conflict, InvalidInput, NotFound
 from events.models import Event
+from projects import agents
 from tasks import queue
 from tasks.models import Outbox, Task
 from tests import factories
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
 
 @pytest.fixture(autouse=True)
@@ -62,26 +61,26 @@ def test_claim_takes_urgent_then_high_normal_low_and_oldest_first_within_a_prior
     # Make ages explicit rather than relying on the clock between inserts.
     Task.objects.filter(pk=made["normal-old"].id).update(created_at=now - timedelta(hours=1))
     Task.objects.filter(pk=made["normal-new"].id).update(created_at=now)
-    order = [queue.claim("demo", "demo").description for _ in range(5)]
+    order = [agents.claim("demo", "demo").description for _ in range(5)]
     assert order == ["urgent", "high", "normal-old", "normal-new", "low"]
-    assert queue.claim("demo", "demo") is None
+    assert agents.claim("demo", "demo") is None
 
 
 def test_claim_skips_tasks_of_other_projects():
     factories.task(project="other", description="theirs", priority="urgent")
     mine = factories.task(project="demo", description="mine", priority="low")
-    assert queue.claim("demo", "demo").id == mine.id
-    assert queue.claim("demo", "demo") is None
+    assert agents.claim("demo", "demo").id == mine.id
+    assert agents.claim("demo", "demo") is None
 
 
 def test_claim_without_a_project_takes_from_any_project():
     theirs = factories.task(project="other", priority="urgent")
-    assert queue.claim("demo").id == theirs.id
+    assert agents.claim("demo").id == theirs.id
 
 
 def test_claim_marks_the_task_the_agent_and_writes_task_claimed():
     task = factories.task()
-    claimed = queue.claim("worker", "demo")
+    claimed = agents.claim("worker", "demo")
     assert claimed.id == task.id
     assert (claimed.status, claimed.assigned_to) == ("in_progress", "worker")
     assert claimed.started_at is not None
@@ -107,7 +106,7 @@ def test_claim_and_complete_return_the_task_as_the_orm_reads_it(logged):
 
     factories.task(metadata={"branch": "main", "n": [1, 2]})
     with CaptureQueriesContext(connections["tasks"]) if logged else nullcontext():
-        claimed = queue.claim("worker", "demo")
+        claimed = agents.claim("worker", "demo")
         assert fields(claimed) == fields(Task.objects.get(pk=claimed.id))
         assert claimed.started_at.tzinfo is not None and claimed.metadata == {"branch": "main", "n": [1, 2]}
         done = queue.complete(claimed.id, "worker", result="ok", lease=claimed.started_at)
@@ -121,7 +120,7 @@ def test_a_claimed_task_behaves_like_one_the_orm_loaded():
     from django.db.models.signals import post_init
 
     factories.task()
-    claimed = queue.claim("worker", "demo")
+    claimed = agents.claim("worker", "demo")
     assert claimed == Task.objects.get(pk=claimed.id) and not claimed._state.adding and claimed._state.db == "tasks"
     claimed.result = "partial"
     claimed.save(update_fields=["result"])
@@ -141,13 +140,13 @@ def test_a_claimed_task_behaves_like_one_the_orm_loaded():
 def test_claim_by_an_unknown_agent_is_refused_and_claims_nothing():
     factories.task()
     with pytest.raises(NotFound, match="unknown agent 'nobody'"):
-        queue.claim("nobody", "demo")
+        agents.claim("nobody", "demo")
     assert Task.objects.get().status == "pending"
 
 
 def test_only_the_holder_may_complete():
     task = factories.task()
-    queue.claim("worker", "demo")
+    agents.claim("worker", "demo")
     with pytest.raises(Conflict, match="held by 'worker', not 'demo'"):
         queue.complete(task.id, "demo")
     done = queue.complete(task.id, "worker", result="ok")
@@ -168,9 +167,9 @@ def test_completing_a_pending_task_is_a_conflict_and_changes_nothing():
 
 def test_a_stale_lease_cannot_complete_a_task_claimed_again_by_the_same_agent():
     task = factories.task()
-    first = queue.claim("worker", "demo")
+    first = agents.claim("worker", "demo")
     queue.requeue(task.id, by="test")
-    second = queue.claim("worker", "demo")
+    second = agents.claim("worker", "demo")
     assert second.started_at != first.started_at
     with pytest.raises(Conflict, match="claimed again"):
         queue.complete(task.id, "worker", lease=first.started_at)
@@ -181,10 +180,10 @@ def test_failing_retries_up_to_the_limit_then_stays_failed_with_its_error(settin
     settings.ADT_MAX_RETRIES = 2
     task = factories.task()
     for attempt in (1, 2):
-        queue.claim("worker", "demo")
+        agents.claim("worker", "demo")
         again = queue.fail(task.id, "worker", error=f"boom {attempt}")
         assert (again.status, again.retry_count, again.assigned_to) == ("pending", attempt, None)
-    queue.claim("worker", "demo")
+    agents.claim("worker", "demo")
     final = queue.fail(task.id, "worker", error="boom 3")
     assert (final.status, final.retry_count, final.error) == ("failed", 2, "boom 3")
     assert event_types(task.id) == [
@@ -195,14 +194,14 @@ def test_failing_retries_up_to_the_limit_then_stays_failed_with_its_error(settin
 def test_a_project_can_override_the_retry_limit():
     factories.project("strict", config={"max_retries": 0})
     task = factories.task(project="strict")
-    queue.claim("worker", "strict")
+    agents.claim("worker", "strict")
     assert queue.fail(task.id, "worker", error="no second chance").status == "failed"
 
 
 def test_cancel_retry_requeue_and_reprioritize():
     task = factories.task()
     assert queue.reprioritize(task.id, "urgent").priority == "urgent"
-    queue.claim("worker", "demo")
+    agents.claim("worker", "demo")
     requeued = queue.requeue(task.id, by="admin")
     assert (requeued.status, requeued.assigned_to, requeued.retry_count) == ("pending", None, 1)
     assert queue.cancel(task.id).status == "cancelled"
@@ -225,89 +224,11 @@ def test_an_unknown_task_is_not_found():
             call()
 
 
-def test_events_left_in_the_outbox_are_relayed_once():
-    task = factories.task()
-    # As if a process died after committing a change but before relaying it.
-    Outbox.objects.create(type="task.cancelled", project="demo", task_id=task.id, data={})
-    assert queue.relay() == 1
-    assert queue.relay() == 0
-    assert event_types(task.id) == ["task.created", "task.cancelled"]
-
-
-def test_an_outbox_its_relay_emptied_never_numbers_an_event_twice():
-    # Each relay leaves receipts keyed by outbox id; a reused id would make
-    # the next relay take a new event for one it already copied.
-    task = factories.task()
-    queue.relay()
-    for change in (queue.cancel, queue.retry, queue.cancel):
-        (kept,) = Outbox.objects.all()  # the newest copied row stays, marked
-        assert kept.relayed
-        change(task.id)
-        queue.relay()
-        assert Outbox.objects.get().id > kept.id
-    assert event_types(task.id) == ["task.created", "task.cancelled", "task.retried", "task.cancelled"]
-
-
-def test_rows_an_earlier_relay_marked_but_did_not_drop_go_with_the_next_relay():
-    task = factories.task()
-    queue.relay()
-    stale = [Outbox.objects.create(type="task.cancelled", project="demo", task_id=task.id, data={}, relayed=True) for _ in range(2)]
-    fresh = Outbox.objects.create(type="task.retried", project="demo", task_id=task.id, data={})
-    newest = Outbox.objects.create(type="task.cancelled", project="demo", task_id=task.id, data={})
-    assert queue.relay() == 2
-    (kept,) = Outbox.objects.all()
-    assert (kept.id, kept.relayed) == (newest.id, True)
-    assert stale[0].id < fresh.id < kept.id
-    # The marked rows were copied before, by the relay that marked them: not again.
-    assert event_types(task.id) == ["task.created", "task.retried", "task.cancelled"]
-
-
-def test_a_relay_repeated_after_its_commit_copies_nothing_twice():
-    from events import feed
-
-    task = factories.task()
-    row = Outbox.objects.create(type="task.cancelled", project="demo", task_id=task.id, data={})
-    fields = ("id", "created_at", "type", "project", "agent", "task_id", "data", "level")
-    feed._append_once("tasks", [tuple(getattr(row, f) for f in fields)])  # the copy committed, then the process died
-    assert queue.relay() == 1  # the outbox row goes; no second event
-    assert event_types(task.id) == ["task.created", "task.cancelled"]
-
-
-def test_a_busy_process_leaves_its_events_to_a_relay_that_started_after_them_and_relays_its_own_at_the_end(settings):
-    from events import feed
-
-    settings.ADT_EVENT_RELAY_INTERVAL = 3600  # only flush() relays here
-    feed._last_relay = float("inf")
-    task = factories.task()
-    # Another process's relay started after the change was written: it takes the row.
-    feed._mark_start("tasks")
-    feed.flush(paced=True)
-    assert Outbox.objects.waiting().count() == 1
-    # That relay failed, say: at its end the process relays what it wrote.
-    feed.flush()
-    assert not Outbox.objects.waiting().exists()
-    # Changes on both sides of another relay's start: the later one waits for the next relay.
-    queue.cancel(task.id)
-    feed._mark_start("tasks")
-    queue.retry(task.id)
-    feed.flush(paced=True)
-    assert Outbox.objects.waiting().count() == 2
-    # With no relay started since, the periodic call relays them itself.
-    feed.flush(paced=True)
-    assert not Outbox.objects.waiting().exists()
-    # A mark from the future (the clock was set back) is not trusted.
-    queue.cancel(task.id)
-    future = time.time_ns() + 3600 * 10**9
-    os.utime(feed._mark("tasks"), ns=(future, future))
-    feed.flush(paced=True)
-    assert not Outbox.objects.waiting().exists()
-    assert event_types(task.id) == ["task.created", "task.cancelled", "task.retried", "task.cancelled"]
-
-
 def claim_plan(project):
     connection = connections["tasks"]
     sql = queue._claim_sql(connection, project)
-    params = ["agent", "2026-01-01 00:00:00"] + ([project] if project else [])
+    now = "2026-01-01 00:00:00"
+    params = ["agent", now, now, None] + ([project] if project else [])
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
         return " | ".join(row[-1] for row in cursor.fetchall())

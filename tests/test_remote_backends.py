@@ -347,13 +347,14 @@ LONG_LIVED_AGENT = """
 import sys, time
 from pathlib import Path
 from django.db import OperationalError
+from projects import agents
 from tasks import queue
 
 def wait_for(name):
     while not Path(sys.argv[-1], name).exists():
         time.sleep(0.05)
 
-first = queue.claim("demo", "work")
+first = agents.claim("demo", "work")
 print("claimed", first.id, flush=True)
 wait_for("complete")
 try:
@@ -362,7 +363,7 @@ try:
 except OperationalError as e:
     print("failed:", e, flush=True)
 wait_for("claim-again")
-second = queue.claim("demo", "work")
+second = agents.claim("demo", "work")
 queue.complete(second.id, agent="demo")
 print("claimed and completed", second.id, flush=True)
 """

@@ -39,7 +39,9 @@ import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.sqlite3 import base as sqlite_base
+from django.db.backends.sqlite3 import creation as sqlite_creation
 
 WORKER = str(Path(__file__).with_name("worker.py"))
 FORMAT = re.compile(r"(?<!%)%s")
@@ -257,8 +259,17 @@ class Cursor:
         self._rows = []
 
 
+class DatabaseCreation(sqlite_creation.DatabaseCreation):
+    def _create_test_db(self, verbosity, autoclobber, keepdb=False):
+        raise ImproperlyConfigured(
+            f"tests run on local SQLite files, never on a libSQL server ({self.connection.alias!r} is one): "
+            "unset its ADT_*_DB variable for the test run"
+        )
+
+
 class DatabaseWrapper(sqlite_base.DatabaseWrapper):
     display_name = "libSQL"
+    creation_class = DatabaseCreation
 
     def get_connection_params(self):
         options = self.settings_dict["OPTIONS"]

@@ -9,12 +9,11 @@ from events import feed
 from events.models import AgentRun, Event
 from projects import agents
 from projects.models import Agent, Project
-from tasks import queue
 from tasks.models import Status, Task
 from tests import factories
 from tests.web.servers import https_client
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
 CHANGE_LISTS = [
     "/admin/projects/project/",
@@ -37,7 +36,7 @@ def admin_client(db):
 def filled(demo):
     factories.project("other", "/srv/other")
     tasks = [factories.task(description=f"task {i}", priority=p) for i, p in enumerate(["low", "high", "urgent"])]
-    queue.claim("demo")
+    agents.claim("demo")
     run = agents.start_run("demo", task=tasks[0].id)
     agents.end_run(run.id, 0)
     return tasks

@@ -8,7 +8,7 @@ from events import feed
 from events.models import Event
 from tests import factories
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
 HTMX = {"HX-Request": "true"}
 

@@ -14,7 +14,7 @@ from tasks.models import Status, Task
 from tests import factories
 from tests.web.servers import https_client
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
 PAGES = ["/", "/tasks/", "/tasks/0123456789abcdef/", "/events/", "/events/feed?after=0", "/agents/", "/projects/"]
 
@@ -58,8 +58,8 @@ def test_dashboard_shows_queue_depth_by_status_priority_and_project(client, demo
     factories.task(priority="urgent")
     factories.task(priority="low")
     factories.task(project="other", priority="high")
-    held = queue.claim("demo", "demo")
-    done = queue.claim("other", "other")
+    held = agents.claim("demo", "demo")
+    done = agents.claim("other", "other")
     queue.complete(done.id, "other")
     factories.task(project="other")
     queue.cancel(factories.task().id)
@@ -80,7 +80,7 @@ def test_dashboard_shows_queue_depth_by_status_priority_and_project(client, demo
 def test_status_counts_agree_with_a_plain_group_by(demo):
     for _ in range(3):
         factories.task()
-    queue.claim("demo")
+    agents.claim("demo")
     queue.cancel(factories.task().id)
     # A row the seed's schema allows but the queue never writes.
     Task.objects.create(project="demo", description="imported", status=None)
@@ -97,11 +97,11 @@ def test_dashboard_chart_counts_finished_and_failed_tasks_per_hour(client, demo)
     finished = []
     for _ in range(4):
         task = factories.task()
-        queue.claim("demo")
+        agents.claim("demo")
         finished.append(queue.complete(task.id, "demo"))
     failing = factories.task()
     Task.objects.filter(pk=failing.id).update(retry_count=99)
-    queue.claim("demo")
+    agents.claim("demo")
     failed = queue.fail(failing.id, "demo", "boom")
     assert failed.status == Status.FAILED
     # Put them at known hours: two 3 h ago, one now, one two days ago (outside the chart).
@@ -155,7 +155,7 @@ def test_an_htmx_refresh_of_the_dashboard_gets_only_the_board(client, demo):
 
 def test_agents_page_shows_state_heartbeat_current_task_and_recent_runs(client, demo):
     task = factories.task()
-    queue.claim("demo")
+    agents.claim("demo")
     run = agents.start_run("demo", task=task.id)
     agents.end_run(run.id, 1, error="it broke")
     agents.start_run("demo", task=task.id, log_path="/tmp/run.log")
@@ -175,7 +175,7 @@ def test_projects_page_lists_the_registry_with_active_task_counts(client, demo):
     factories.project("other", "/srv/other", config={"max_retries": 5})
     factories.task()
     factories.task()
-    queue.claim("demo")
+    agents.claim("demo")
     response = client.get("/projects/")
     rows = {row["project"].name: (row["pending"], row["in_progress"], row["agent"].provider) for row in response.context["projects"]}
     assert rows == {"demo": (1, 1, "cursor"), "other": (0, 0, "cursor")}

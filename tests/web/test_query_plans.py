@@ -15,7 +15,7 @@ from tasks import board
 from tests import factories
 from tests.web.servers import https_client
 
-pytestmark = pytest.mark.django_db(databases="__all__")
+pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
 
 def plans(alias, action):

@@ -11,8 +11,14 @@ class Command(ADTCommand):
         parser.add_argument("--description", required=True)
         parser.add_argument("--priority", default=Priority.NORMAL, choices=Priority.values)
         parser.add_argument("--metadata", help="A JSON value kept with the task.")
+        parser.add_argument(
+            "--timeout", type=int, metavar="SECONDS",
+            help="Time limit once claimed: past it the reaper puts the task back (default: the project's "
+            "task_timeout, else ADT_TASK_TIMEOUT, else none).",
+        )
 
     def handle(self, *args, **options):
         metadata = json_argument(options["metadata"], "--metadata")
-        task = queue.enqueue(options["project"], options["description"], options["priority"], metadata)
+        task = queue.enqueue(options["project"], options["description"], options["priority"], metadata,
+                             timeout=options["timeout"])
         self.emit(task_dict(task), f"added {task_line(task)}")

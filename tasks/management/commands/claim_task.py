@@ -2,7 +2,7 @@ import sys
 import time
 
 from adt_admin.cli import ADTCommand, task_dict, task_line
-from tasks import queue
+from projects import agents
 
 NOTHING_PENDING = 3
 
@@ -23,12 +23,15 @@ class Command(ADTCommand):
         deadline = time.monotonic() + max(0.0, options["wait"])
         delay = 0.05
         while True:
-            task = queue.claim(agent, project)
+            task = agents.claim(agent, project)
             if task is not None:
                 self.emit(task_dict(task), [f"claimed {task_line(task)}"])
                 return
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 sys.exit(NOTHING_PENDING)
-            time.sleep(min(delay, remaining))
+            # While it waits, the agent does the reaper's rounds now and then:
+            # time limits hold even where no cron runs reap_stale_agents.
+            agents.maybe_sweep()
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 1.0)
