@@ -4,7 +4,7 @@
         claims, "works" (sleeping, heartbeating), completes, until no task is
         left unfinished; prints "claimed ID", "completed ID" or "fenced ID".
     python tests/actors.py reaper --threshold SECONDS --for SECONDS
-        runs the reaper in a loop.
+        runs the reaper's sweep in a loop (dead agents, tasks past their deadline).
 """
 
 import argparse
@@ -56,8 +56,11 @@ def agent(name, project, work_ms, seed):
 def reaper(threshold, duration):
     deadline = time.monotonic() + duration
     while time.monotonic() < deadline:
-        for reaped in agents.reap_stale(threshold):
+        swept = agents.sweep(threshold)
+        for reaped in swept["agents"]:
             say("reaped", reaped["agent"], *reaped["requeued"])
+        for task in swept["timed_out"]:
+            say("timed-out", task["id"], task["agent"])
         time.sleep(0.05)
 
 

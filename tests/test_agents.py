@@ -1,5 +1,6 @@
 """Heartbeats, run history, agent status and reaping the dead."""
 
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -104,6 +105,29 @@ class TestInProcess:
         assert Event.objects.filter(type="agent.recovered", agent="demo").count() == 1
         assert agents.heartbeat("demo", "working").status == "working"
 
+    def test_a_claim_that_finds_nothing_leaves_an_idle_agent_idle_and_unreaped(self):
+        assert agents.claim("demo", "demo") is None
+        agent = Agent.objects.get(pk="demo")
+        assert agent.status == "idle" and agent.heartbeat_age() < 5
+        silence("demo", 60)
+        assert agents.reap_stale(threshold=30) == []
+        assert not Event.objects.filter(type="agent.stale").exists()
+
+    def test_a_claim_that_gets_a_task_makes_the_agent_working(self):
+        factories.task()
+        assert agents.claim("demo", "demo") is not None
+        assert Agent.objects.get(pk="demo").status == "working"
+
+    def test_a_stale_agent_that_claims_again_comes_back_with_one_recovered_event(self):
+        Agent.objects.filter(pk="demo").update(status="stale")
+        assert agents.claim("demo", "demo") is None
+        assert Agent.objects.get(pk="demo").status == "idle"
+        factories.task()
+        assert agents.claim("demo", "demo") is not None
+        assert Agent.objects.get(pk="demo").status == "working"
+        [event] = Event.objects.filter(type="agent.recovered", agent="demo")
+        assert event.data == {"status": "idle"}
+
     def test_a_stale_agents_late_complete_on_a_reclaimed_task_fails_and_changes_nothing(self):
         task = factories.task()
         agents.claim("demo", "demo")
@@ -166,6 +190,14 @@ def test_commands_for_heartbeat_runs_and_status(home):
     again = home.manage("end_run", run_id, "--exit-code", "0")
     assert again.returncode == 4 and again.stderr.strip() == f"error: run {run_id} already ended (error)"
     assert home.manage("heartbeat", "--agent", "ghost").returncode == 1
+
+
+def test_heartbeats_racing_on_a_stale_agent_write_one_recovered_event(home):
+    home.sql("main", "UPDATE agents SET status = 'stale' WHERE project = 'demo'")
+    procs = [home.popen("manage.py", "heartbeat", "--agent", "demo", stdout=subprocess.DEVNULL) for _ in range(6)]
+    assert [p.wait(timeout=120) for p in procs] == [0] * 6
+    assert home.scalar("logs", "SELECT COUNT(*) FROM events WHERE type = 'agent.recovered'") == 1
+    assert home.sql("main", "SELECT status FROM agents WHERE project = 'demo'") == [("idle",)]
 
 
 def test_reap_command_fences_the_dead_agent(home):

@@ -150,3 +150,47 @@ def test_agents_killed_at_random_moments_lose_no_task_and_double_none(adt):
     finisher = dict(adt.sql("tasks", "SELECT id, assigned_to FROM tasks"))
     assert all(finisher[task_id] != dead for task_id, dead in taken_back)
     assert {a for (a,) in adt.sql("logs", "SELECT agent FROM events WHERE type='agent.stale'")} >= set(victims)
+
+
+def test_agents_killed_and_restarted_at_once_strand_no_task(adt):
+    """A restarted agent beats again at once, so it never looks dead: only the
+    tasks' time limit takes back what its previous life held."""
+    rng = random.Random(1919)
+    names = [f"r{i}" for i in range(4)]
+    assert adt.manage("register_project", "work", "/srv/work", "--config", '{"max_retries": 1000, "task_timeout": 2}').returncode == 0
+    for name in names:
+        assert adt.manage("register_project", name, f"/srv/{name}").returncode == 0
+    script = "from tasks import queue\nfor i in range(80): queue.enqueue('work', f'task {i}')\n"
+    assert adt.manage("shell", "-c", script).returncode == 0
+    ids = {i for (i,) in adt.sql("tasks", "SELECT id FROM tasks")}
+    reaper = adt.popen("tests/actors.py", "reaper", "--threshold", "30", "--for", "240", stdout=subprocess.PIPE, text=True)
+    procs = {name: start_agent(adt, name, work_ms=400, seed=i) for i, name in enumerate(names)}
+    finished = []
+    kills, deadline = 0, time.monotonic() + 180
+
+    def unfinished():
+        return adt.scalar("tasks", "SELECT COUNT(*) FROM tasks WHERE status != 'completed'")
+
+    while time.monotonic() < deadline and kills < 12 and unfinished() > 8:
+        time.sleep(rng.uniform(0.3, 1.2))
+        name = rng.choice(names)
+        if procs[name].poll() is None:
+            procs[name].send_signal(signal.SIGKILL)
+            kills += 1
+        finished.append(procs[name])
+        procs[name] = start_agent(adt, name, work_ms=400, seed=100 + kills)
+    lines = outputs(finished + list(procs.values()), timeout=240)
+    reaper.terminate()
+    reaper_lines = reaper.communicate(timeout=60)[0].splitlines()
+    # Events a killed agent committed but did not copy: the next cron round takes them.
+    assert adt.manage("reap_stale_agents").returncode == 0
+
+    assert kills >= 6, "too few kills; the test proves little"
+    assert adt.sql("tasks", "SELECT status, COUNT(*) FROM tasks GROUP BY status") == [("completed", 80)]
+    said_completed = Counter(task_id for verb, task_id in lines if verb == "completed")
+    assert set(said_completed) <= ids and max(said_completed.values()) == 1
+    assert_every_change_has_its_event(adt, ids)
+    assert adt.scalar("main", "SELECT COUNT(*) FROM main_event_outbox WHERE NOT relayed") == 0
+    timed_out = adt.sql("logs", "SELECT COUNT(*) FROM events WHERE type = 'task.requeued' AND json_extract(data, '$.reason') = 'timeout'")
+    assert timed_out[0][0] > 0 and any(line.startswith("timed-out") for line in reaper_lines), "no task timed out"
+    assert adt.scalar("main", "SELECT COUNT(*) FROM agents WHERE status = 'stale'") == 0

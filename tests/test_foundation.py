@@ -204,3 +204,33 @@ def test_connections_use_wal_normal_sync_foreign_keys_and_a_busy_timeout(alias):
         assert pragma("foreign_keys") == 1
         assert pragma("busy_timeout") == 30_000
     assert connection.transaction_mode == "IMMEDIATE"
+
+
+PROBE = '''
+from django.test import TestCase
+
+from projects import agents
+from tasks import queue
+
+
+class TestThatWritesEverywhere(TestCase):
+    databases = "__all__"
+
+    def test_it_writes_a_project_a_task_and_events(self):
+        agents.register("probe", "/srv/probe")
+        queue.enqueue("probe", "made by a test")
+'''
+
+
+def test_django_test_runner_uses_throw_away_databases_and_leaves_live_data_in_place(adt, tmp_path):
+    assert adt.manage("register_project", "demo", "/srv/demo").returncode == 0
+    assert adt.manage("add_task", "--project", "demo", "--description", "keep me").returncode == 0
+    before = adt.snapshot()
+    assert before["tasks.tasks"] and before["logs.events"]
+    suite = tmp_path / "probe"
+    suite.mkdir()
+    (suite / "test_probe.py").write_text(PROBE)
+    result = adt.manage("test", str(suite), "--top-level-directory", str(suite), "--noinput", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Ran 1 test" in result.stderr and "OK" in result.stderr
+    assert adt.snapshot() == before
