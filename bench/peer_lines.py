@@ -84,22 +84,24 @@ class Line:
 
 
 class ADT(Line):
-    """tasks.queue, Django set up from adt_admin.settings against a temporary ADT_HOME."""
+    """The agents' claim and tasks.queue, Django set up from adt_admin.settings against a temporary ADT_HOME."""
 
     key = "adt"
     label = "ADT admin (tasks.queue)"
     keeps = "history, status, retries, priorities, an event per change"
+    root = ROOT
+    settings = {}
 
     @property
     def home(self):
         return self.folder / "adt"
 
     def env(self):
-        return {**os.environ, "ADT_HOME": str(self.home), "DJANGO_SETTINGS_MODULE": "adt_admin.settings"}
+        return {**os.environ, **self.settings, "ADT_HOME": str(self.home), "DJANGO_SETTINGS_MODULE": "adt_admin.settings"}
 
     def open(self):
-        os.environ.update(ADT_HOME=str(self.home), DJANGO_SETTINGS_MODULE="adt_admin.settings")
-        sys.path.insert(0, str(ROOT))
+        os.environ.update(self.settings, ADT_HOME=str(self.home), DJANGO_SETTINGS_MODULE="adt_admin.settings")
+        sys.path.insert(0, str(self.root))
         import django
 
         django.setup()
@@ -107,9 +109,13 @@ class ADT(Line):
         from tasks import queue
 
         self.agents, self.queue = agents, queue
+        # A checkout from before the agents' claim claims through the queue.
+        self.claim_task = getattr(agents, "claim", None) or queue.claim
 
     def create(self):
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v0", "--skip-checks"], cwd=ROOT, env=self.env(), check=True)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "-v0", "--skip-checks"], cwd=self.root, env=self.env(), check=True
+        )
         from projects import agents
 
         for name in [PROJECT] + [AGENT.format(w) for w in range(64)]:
@@ -130,7 +136,7 @@ class ADT(Line):
         self.queue.enqueue(PROJECT, f"task {i}")
 
     def claim(self, worker):
-        task = self.agents.claim(AGENT.format(worker))
+        task = self.claim_task(AGENT.format(worker))
         return None if task is None else [(task.id, task)]
 
     def complete(self, task, worker):
@@ -167,6 +173,28 @@ class ADT(Line):
             count(self.home / "data" / "logs.db", "SELECT count(*) FROM events WHERE type LIKE 'task.%'"),
             count(self.home / "data" / "tasks.db", "SELECT count(*) FROM task_event_outbox WHERE NOT relayed"),
         )
+
+
+class ADTEveryCommit(ADT):
+    """This project with its events copied to logs.db after every commit (no pacing)."""
+
+    key = "adt-every-commit"
+    label = "ADT, events copied at every commit"
+    settings = {"ADT_EVENT_RELAY_INTERVAL": "0"}
+
+
+class ADTRelaySecond(ADT):
+    key = "adt-relay-1s"
+    label = "ADT, copies at most every 1 s"
+    settings = {"ADT_EVENT_RELAY_INTERVAL": "1"}
+
+
+class ADTBaseline(ADT):
+    """Another checkout of this project (BENCH_BASELINE=path), to compare a change side by side in one run."""
+
+    key = "adt-baseline"
+    label = "ADT at BENCH_BASELINE"
+    root = Path(os.environ.get("BENCH_BASELINE") or ROOT)
 
 
 # Raw sqlite3: the seed's SQL -------------------------------------------------
@@ -562,6 +590,6 @@ class TasksDBPersistent(TasksDB):
 LINES = {
     cls.key: cls
     for cls in [
-        ADT, Raw, RawOnADTSchema, HueyFull, HueyNormal, DjangoQ2Default, DjangoQ2Persistent, TasksDBDefault, TasksDBPersistent
+        ADT, ADTEveryCommit, ADTRelaySecond, ADTBaseline, Raw, RawOnADTSchema, HueyFull, HueyNormal, DjangoQ2Default, DjangoQ2Persistent, TasksDBDefault, TasksDBPersistent
     ]
 }

@@ -9,13 +9,14 @@ operations its own workers use (see bench/peer_lines.py), not task execution.
 Timings on a shared machine are noisy: read the ratios within one run.
 
     python bench/peers.py [--quick] [--sizes 20000,1000000] [--tasks 20000] [--workers 8]
-                          [--lines adt,raw,...] [--max-seconds 900] [--profile]
+                          [--lines adt,raw,...] [--rounds 1] [--max-seconds 900] [--profile]
 
 The peers come from requirements-bench.txt (`make bench` installs it).
 """
 
 import argparse
 import multiprocessing as mp
+import os
 import queue as stdqueue
 import resource
 import shutil
@@ -31,6 +32,9 @@ sys.path.insert(0, str(ROOT))
 from bench.peer_lines import LINES  # noqa: E402
 
 BEST_DJANGO = ("q2-default", "q2-persistent", "tasksdb-default", "tasksdb-persistent")
+# Lines that compare versions of ADT itself, run only when asked for with --lines.
+VARIANTS = ("adt-every-commit", "adt-relay-1s", "adt-baseline")
+PEER_MODULES = {"huey": "huey", "q2": "django_q", "tasksdb": "django_tasks_db"}
 SETUP_SECONDS = 600  # a producer loading 1,000,000 rows, or 8 workers importing Django
 
 
@@ -221,6 +225,16 @@ def measure(ctx, key, folder, size, tasks, workers, seconds, profile=False):
     return row
 
 
+def median_row(rows):
+    """The round with the median claim+complete rate; its duplicates and losses are the worst of all rounds."""
+    row = dict(sorted(rows, key=lambda r: r["rate"])[len(rows) // 2])
+    row["duplicates"] = max(r["duplicates"] for r in rows)
+    row["lost"] = max(r["lost"] for r in rows)
+    if "events_ok" in row:
+        row["events_ok"] = all(r["events_ok"] for r in rows)
+    return row
+
+
 def quantile(values, q):
     if not values:
         return float("nan")
@@ -319,7 +333,9 @@ def main():
     parser.add_argument("--sizes", default="20000,1000000", help="queue depths when the workers start")
     parser.add_argument("--tasks", type=int, default=20000, help="tasks enqueued (timed) and then done")
     parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--lines", default=",".join(LINES), help=f"any of {','.join(LINES)}")
+    parser.add_argument("--lines", default=",".join(k for k in LINES if k not in VARIANTS),
+                        help=f"any of {','.join(LINES)} (adt-baseline runs the checkout at $BENCH_BASELINE)")
+    parser.add_argument("--rounds", type=int, default=1, help="run every line this many times, taking turns; report the median")
     parser.add_argument("--max-seconds", type=int, default=900, help="cap on each timed phase of one line")
     parser.add_argument("--profile", action="store_true", help="profile one ADT worker (cProfile) and stop")
     args, _ = parser.parse_known_args()  # make bench passes every benchmark the same arguments
@@ -332,9 +348,12 @@ def main():
         sizes, tasks = [2000, 50000], 2000
     keys = [k for k in args.lines.split(",") if k]
     unknown = [k for k in keys if k not in LINES]
-    if unknown or args.workers < 1 or tasks < 1 or any(s < 1 for s in sizes):
-        sys.exit(f"error: unknown line(s) {unknown}" if unknown else "error: sizes, --tasks and --workers must be positive")
-    missing = [name for name in ("huey", "django_q", "django_tasks_db") if not has_module(name)]
+    if unknown or args.workers < 1 or tasks < 1 or args.rounds < 1 or any(s < 1 for s in sizes):
+        sys.exit(f"error: unknown line(s) {unknown}" if unknown else "error: sizes, --tasks, --workers and --rounds must be positive")
+    if "adt-baseline" in keys and not os.environ.get("BENCH_BASELINE"):
+        sys.exit("error: the adt-baseline line needs BENCH_BASELINE=<path of another checkout>")
+    needed = {module for prefix, module in PEER_MODULES.items() for k in keys if k.startswith(prefix)}
+    missing = [name for name in sorted(needed) if not has_module(name)]
     if missing and not args.profile:
         sys.exit(f"error: {', '.join(missing)} not installed: pip install -r requirements-bench.txt")
 
@@ -352,17 +371,22 @@ def main():
             return
         by_size = {}
         for size in sizes:
-            for key in keys:
-                folder = base / f"{key}-{size}"
-                folder.mkdir()
-                row = measure(ctx, key, folder, size, min(tasks, size), args.workers, args.max_seconds)
-                by_size.setdefault(size, []).append(row)
-                print(
-                    f"  {key:<20} {size:>9,} pending: enqueue {row['enqueue_rate']:7.0f}/s, "
-                    f"claim+complete {row['rate']:7.0f}/s (preload {row['preload_seconds']:.0f}s)",
-                    flush=True,
-                )
-                shutil.rmtree(folder, ignore_errors=True)
+            runs = {key: [] for key in keys}
+            for round_ in range(args.rounds):
+                # The lines take turns, each round starting one further on:
+                # a shared machine drifts, and no line always runs first.
+                for key in keys[round_ % len(keys):] + keys[: round_ % len(keys)]:
+                    folder = base / f"{key}-{size}-{round_}"
+                    folder.mkdir()
+                    row = measure(ctx, key, folder, size, min(tasks, size), args.workers, args.max_seconds)
+                    runs[key].append(row)
+                    print(
+                        f"  {key:<20} {size:>9,} pending: enqueue {row['enqueue_rate']:7.0f}/s, "
+                        f"claim+complete {row['rate']:7.0f}/s (preload {row['preload_seconds']:.0f}s)",
+                        flush=True,
+                    )
+                    shutil.rmtree(folder, ignore_errors=True)
+            by_size[size] = [median_row(runs[key]) for key in keys]
         print(f"\nCommand: python bench/peers.py {' '.join(sys.argv[1:])}".rstrip())
         for size in sizes:
             print_table(by_size[size], size, args.workers)

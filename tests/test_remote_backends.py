@@ -446,3 +446,30 @@ def test_copy_database_moves_a_local_database_to_the_server_and_agents_carry_on(
     assert {remote.manage("claim_task", "--agent", "demo", "--json").json()["id"] for _ in range(4)} == set(ids) - {claimed}
     again = local.manage("copy_database", "--database", "tasks", "--to", remote.extra_env["ADT_TASKS_DB"])
     assert again.returncode == 4 and "already holds rows in tasks" in again.stderr
+
+
+TIMEOUT_ROUND = """
+import json
+from datetime import timedelta
+from django.utils import timezone
+from projects import agents
+from tasks import queue
+from tasks.models import Task
+task = queue.enqueue("work", "hangs", timeout=90)
+claimed = agents.claim("demo", "work")
+limit = (claimed.deadline - claimed.started_at).total_seconds()
+stored = Task.objects.get(pk=task.id).deadline
+Task.objects.filter(pk=task.id).update(deadline=timezone.now() - timedelta(seconds=1))
+swept = agents.sweep()
+print(json.dumps({"limit": limit, "stored": stored == claimed.deadline, "swept": swept["timed_out"],
+                  "status": Task.objects.get(pk=task.id).status}))
+"""
+
+
+def test_a_claim_sets_the_deadline_and_the_sweep_takes_an_overdue_task_back(remote):
+    load(remote, 0, ["demo"])
+    result = remote.python(TIMEOUT_ROUND)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    assert abs(got["limit"] - 90) < 0.01 and got["stored"]
+    assert got["status"] == "pending" and [t["agent"] for t in got["swept"]] == ["demo"]
