@@ -23,5 +23,5 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 def on_starting(server):
     debug = os.environ.get("DJANGO_DEBUG", "").lower() in ("1", "true", "yes", "on")
     if not debug and not os.environ.get("DJANGO_SECRET_KEY"):
-        sys.stderr.write("error: set DJANGO_SECRET_KEY before serving with DEBUG off (see README, Deployment)\n")
+        sys.stderr.write("error: set DJANGO_SECRET_KEY before serving with DEBUG off (see docs/deployment.md)\n")
         sys.exit(1)

@@ -68,7 +68,7 @@ def test_a_restored_backup_is_a_working_ADT_HOME(adt, tmp_path):
     assert adt.manage("register_project", "demo", "/srv/demo").returncode == 0
     added = adt.manage("add_task", "--project", "demo", "--description", "survive the restore", "--json").json()
     assert adt.manage("backup", "--to", tmp_path / "copy").returncode == 0
-    # The README's restore steps, into a new home.
+    # The restore steps of docs/operations.md, into a new home.
     restored = type(adt)(tmp_path / "restored")
     (restored.home / "data").mkdir(parents=True)
     for name in ("main.db", "tasks.db", "logs.db"):
