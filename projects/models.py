@@ -20,9 +20,6 @@ class Project(models.Model):
     def __str__(self):
         return self.name
 
-    def setting(self, key, default=None):
-        return (self.config or {}).get(key, default) if isinstance(self.config, dict) else default
-
 
 class AgentStatus(models.TextChoices):
     IDLE = "idle"

@@ -11,8 +11,8 @@ from adt_admin.errors import ADTError
 from adt_admin.paging import BigTableAdmin
 from adt_admin.web import by
 from projects.admin import ProjectFilter
-from tasks import board, queue
-from tasks.models import Priority, Task, priority_rank
+from tasks import queue
+from tasks.models import PRIORITY_RANK, Priority, Task, priority_rank
 
 TASK_ID = re.compile(r"[0-9a-f]{16}")
 # An action takes at most this many tasks (one queue call each).
@@ -31,9 +31,9 @@ class PriorityFilter(admin.SimpleListFilter):
         return Priority.choices
 
     def queryset(self, request, queryset):
-        if self.value() not in board.RANK:
+        if self.value() not in PRIORITY_RANK:
             return queryset
-        return queryset.alias(rank=priority_rank()).filter(rank=board.RANK[self.value()])
+        return queryset.alias(rank=priority_rank()).filter(rank=PRIORITY_RANK[self.value()])
 
 
 class PriorityActionForm(ActionForm):

@@ -10,13 +10,12 @@ from datetime import timedelta
 from django.db.models import Case, Count, Func, IntegerField, Q, Subquery, Value, When
 from django.db.models.expressions import Star
 
-from tasks.models import Priority, Status, Task, priority_rank
+from tasks.models import PRIORITY_RANK, Status, Task, priority_rank
 
 ACTIVE = (Status.IN_PROGRESS, Status.PENDING)
 # The order statuses are listed in on the queue page (each in claim order):
 # what agents hold now, what they will take next, then the finished ones.
 LISTING_ORDER = (Status.IN_PROGRESS, Status.PENDING, Status.FAILED, Status.CANCELLED, Status.COMPLETED)
-RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
 
 
 def _count(queryset):
@@ -65,7 +64,7 @@ def active_by_priority():
         .values_list("status", "rank")
         .annotate(n=Count("*"))
     )
-    priority = {rank: p for p, rank in RANK.items()}
+    priority = {rank: p for p, rank in PRIORITY_RANK.items()}
     return {(status, priority.get(rank)): n for status, rank, n in rows}
 
 
@@ -131,7 +130,7 @@ def claim_ordered(status, project=None, priority=None, text=None):
         # status, rank) in idx_tasks_project_claim), and then claim order is
         # just created_at. (Filtering on `priority` instead, or also ordering
         # by the constant rank, makes SQLite 3.40 scan or sort the status.)
-        return queryset.alias(rank=priority_rank()).filter(rank=RANK.get(priority, 4)).order_by("created_at")
+        return queryset.alias(rank=priority_rank()).filter(rank=PRIORITY_RANK.get(priority, 4)).order_by("created_at")
     return queryset.in_claim_order()
 
 

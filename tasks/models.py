@@ -31,9 +31,9 @@ FINISHED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
 # not as Case/When, because SQLite only uses an index on an expression when
 # the query spells the same expression, and Case/When would bind the
 # priorities as parameters.
+PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
 PRIORITY_RANK_SQL = (
-    "CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 "
-    "WHEN 'normal' THEN 2 WHEN 'low' THEN 3 ELSE 4 END"
+    "CASE priority " + " ".join(f"WHEN '{p}' THEN {rank}" for p, rank in PRIORITY_RANK.items()) + " ELSE 4 END"
 )
 
 
