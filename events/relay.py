@@ -71,12 +71,11 @@ def changed(outbox):
 
 def _committed(outbox):
     _waiting.add(outbox)
-    if time.monotonic() - _last_copy >= settings.ADT_EVENT_RELAY_INTERVAL:
-        flush()
+    idle()
 
 
 def idle():
-    """Nothing to do for now (an empty claim): a good moment for a paced copy."""
+    """A paced copy, if one is due: after each commit, and when a claim finds nothing to do."""
     if _waiting and time.monotonic() - _last_copy >= settings.ADT_EVENT_RELAY_INTERVAL:
         flush()
 

@@ -68,21 +68,17 @@ def register(name, path, provider="cursor", worktree=None, config=None):
 
 # What a project's config may set, and the values each accepts.
 CONFIG_KEYS = {
-    "max_retries": ("a whole number, 0 or more", lambda v: _whole(v) and v >= 0),
-    "task_timeout": ("a whole number of seconds, 1 or more", lambda v: _whole(v) and v >= 1),
+    "max_retries": ("a whole number, 0 or more", 0),
+    "task_timeout": ("a whole number of seconds, 1 or more", 1),
 }
-
-
-def _whole(value):
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_config(config):
     """A project's config: a JSON object whose known keys hold valid values (other keys are kept as they are)."""
     if not isinstance(config, dict):
         raise InvalidInput("--config must be a JSON object")
-    for key, (expected, valid) in CONFIG_KEYS.items():
-        if key in config and not valid(config[key]):
+    for key, (expected, minimum) in CONFIG_KEYS.items():
+        if key in config and not queue.whole_number(config[key], minimum):
             raise InvalidInput(f"config {key!r} must be {expected}, not {config[key]!r}")
     return config
 

@@ -45,22 +45,21 @@ def _config(project):
     return config if isinstance(config, dict) else {}
 
 
-def _positive_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+def whole_number(value, minimum):
+    """A config or option value that must be an int (not a bool) of at least `minimum`."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
 def max_retries(project):
     """The project's `max_retries` from projects.config, else the setting."""
     value = _config(project).get("max_retries")
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return settings.ADT_MAX_RETRIES
+    return value if whole_number(value, 0) else settings.ADT_MAX_RETRIES
 
 
 def task_timeout(project):
     """The project's `task_timeout` (seconds) from projects.config, else ADT_TASK_TIMEOUT (None: no limit)."""
     value = _config(project).get("task_timeout")
-    return value if _positive_int(value) else settings.ADT_TASK_TIMEOUT
+    return value if whole_number(value, 1) else settings.ADT_TASK_TIMEOUT
 
 
 def timeout_of(task):
@@ -84,7 +83,7 @@ def check_project(name):
 
 
 def check_timeout(timeout):
-    if timeout is not None and not _positive_int(timeout):
+    if timeout is not None and not whole_number(timeout, 1):
         raise InvalidInput(f"a time limit must be a whole number of seconds, 1 or more, not {timeout!r}")
     return timeout
 
@@ -274,7 +273,7 @@ def requeue_overdue(now=None):
 
 def extend(task_id, agent, seconds=None, lease=None):
     """The holder needs longer: its deadline becomes now + `seconds` (default: the task's time limit)."""
-    if seconds is not None and not _positive_int(seconds):
+    if seconds is not None and not whole_number(seconds, 1):
         raise InvalidInput(f"--seconds must be a whole number of seconds, 1 or more, not {seconds!r}")
     with transaction.atomic(using=TASKS):
         task = _locked(task_id)
