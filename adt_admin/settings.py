@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from adt_admin.databases import DatabaseURLError, database
+from storage.databases import DatabaseURLError, database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -92,10 +92,16 @@ if HTTPS:
     SECURE_HSTS_PRELOAD = envbool("DJANGO_HSTS_PRELOAD", True)
 SESSION_COOKIE_HTTPONLY = True
 
+# Layers, top to bottom: docs/architecture.md.
 INSTALLED_APPS = [
-    "projects",
+    "dashboard",
+    "legacy",
+    "agents",
     "tasks",
     "events",
+    "projects",
+    "storage",
+    "common",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -160,9 +166,9 @@ except DatabaseURLError as e:
     raise ImproperlyConfigured(str(e)) from None
 
 DATABASE_ROUTERS = [
-    "adt_admin.routers.TasksRouter",
-    "adt_admin.routers.LogsRouter",
-    "adt_admin.routers.MainRouter",
+    "storage.routers.TasksRouter",
+    "storage.routers.LogsRouter",
+    "storage.routers.MainRouter",
 ]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -212,7 +218,7 @@ if ADT_TASK_TIMEOUT is not None and ADT_TASK_TIMEOUT < 1:
 # How often a long-running process (claim_task --wait) runs the reaper's sweep
 # while it waits: time limits and dead agents are enforced without cron.
 ADT_SWEEP_INTERVAL = float(os.environ.get("ADT_SWEEP_INTERVAL") or 10)
-# How often a process claiming in a loop writes the claim's heartbeat (see projects.agents.claim).
+# How often a process claiming in a loop writes the claim's heartbeat (see agents.lifecycle.claim).
 ADT_CLAIM_HEARTBEAT_INTERVAL = float(os.environ.get("ADT_CLAIM_HEARTBEAT_INTERVAL") or 1.0)
 
 # Where archive_tasks moves old finished tasks (one SQLite file per month)

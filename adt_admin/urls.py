@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from adt_admin import views
+from dashboard import views
 
 admin.site.site_header = "ADT admin"
 admin.site.site_title = "ADT admin"
@@ -12,6 +12,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("tasks/", include("tasks.urls")),
     path("events/", include("events.urls")),
-    path("", include("projects.urls")),
+    path("", include("agents.urls")),
     path("admin/", admin.site.urls),
 ]

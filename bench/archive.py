@@ -99,7 +99,7 @@ def claimer(name, ready, go, stop, out):
     import django
 
     django.setup()
-    from projects import agents
+    from agents import lifecycle
     from tasks import queue
 
     Path(ready).touch()
@@ -108,7 +108,7 @@ def claimer(name, ready, go, stop, out):
     claims, completes, empty, slow = [], [], 0, []
     while not os.path.exists(stop):
         started = time.perf_counter()
-        task = agents.claim(name, name)
+        task = lifecycle.claim(name, name)
         claims.append((time.perf_counter() - started) * 1000)
         if claims[-1] > 100:
             slow.append((time.time(), claims[-1]))

@@ -93,16 +93,16 @@ def ours_worker(where, agent, claims, start, out):
     import django
 
     django.setup()
-    from projects import agents
+    from agents import lifecycle
 
     # Any project, like the seed's SQL the raw line runs (claim_task's
     # per-project claim reads idx_tasks_project_claim the same way).
-    agents.claim(agent)  # connect and warm up outside the timing
+    lifecycle.claim(agent)  # connect and warm up outside the timing
     start.wait()
     t0 = time.perf_counter()
     done = 0
     for _ in range(claims):
-        if agents.claim(agent) is not None:
+        if lifecycle.claim(agent) is not None:
             done += 1
     out.put((done, time.perf_counter() - t0))
 
@@ -143,8 +143,8 @@ def setup_ours(folder, procs, extra=None):
     home = folder / "adt"
     env = {**os.environ, **(extra or {}), "ADT_HOME": str(home), "DJANGO_SETTINGS_MODULE": "adt_admin.settings"}
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    script = "from projects import agents\n" + "".join(
-        f"agents.register({name!r}, '/srv/bench')\n" for name in ["bench"] + [f"agent{i}" for i in range(max(procs))]
+    script = "from agents import lifecycle\n" + "".join(
+        f"lifecycle.register({name!r}, '/srv/bench')\n" for name in ["bench"] + [f"agent{i}" for i in range(max(procs))]
     )
     subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True)
     return home

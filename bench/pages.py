@@ -40,7 +40,7 @@ def pages(detail_task, newest_event):
         ("admin events", "/admin/events/event/"),
         ("admin runs", "/admin/events/agentrun/"),
         ("admin projects", "/admin/projects/project/"),
-        ("admin agents", "/admin/projects/agent/"),
+        ("admin agents", "/admin/agents/agent/"),
         # Beyond the goal's list:
         ("queue (all statuses)", "/tasks/?status=all"),
         ("queue (project+low)", "/tasks/?status=all&project=project-03&priority=low"),

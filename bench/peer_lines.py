@@ -105,21 +105,22 @@ class ADT(Line):
         import django
 
         django.setup()
-        from projects import agents
         from tasks import queue
 
-        self.agents, self.queue = agents, queue
+        try:
+            from agents import lifecycle
+        except ImportError:  # a checkout from before the agents app
+            from projects import agents as lifecycle
+        self.agents, self.queue = lifecycle, queue
         # A checkout from before the agents' claim claims through the queue.
-        self.claim_task = getattr(agents, "claim", None) or queue.claim
+        self.claim_task = getattr(lifecycle, "claim", None) or queue.claim
 
     def create(self):
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "-v0", "--skip-checks"], cwd=self.root, env=self.env(), check=True
         )
-        from projects import agents
-
         for name in [PROJECT] + [AGENT.format(w) for w in range(64)]:
-            agents.register(name, "/srv/bench")
+            self.agents.register(name, "/srv/bench")
 
     def preload(self, n):
         rows = (
@@ -295,7 +296,7 @@ class RawOnADTSchema(Raw):
     def open(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         super().open()
-        # What adt_admin.databases sets on every connection, besides the above.
+        # What storage.databases sets on every connection, besides the above.
         self.conn.execute("PRAGMA wal_autocheckpoint=10000")
 
     def create(self):

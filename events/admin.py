@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from adt_admin.paging import BigTableAdmin
+from common.paging import BigTableAdmin
 from events.models import AgentRun, Event
 from events.views import KNOWN_TYPES
 from projects.admin import ProjectFilter

@@ -3,7 +3,7 @@
 from django.db import models
 from django.utils import timezone
 
-from adt_admin.expressions import CurrentTimestamp
+from common.expressions import CurrentTimestamp
 
 
 class Level(models.TextChoices):
@@ -83,39 +83,6 @@ class AgentRun(models.Model):
 
     def __str__(self):
         return f"run {self.id} ({self.project})"
-
-
-class OutboxQuerySet(models.QuerySet):
-    def waiting(self):
-        """Events not yet copied into `events` (the relay keeps the newest copied one)."""
-        return self.filter(relayed=False)
-
-
-class OutboxEvent(models.Model):
-    """An event waiting in another database for its copy into `events`.
-
-    main.db and tasks.db cannot commit together with logs.db, so a change
-    there writes its event to that database's outbox in its own transaction;
-    events.relay then copies it here exactly once.
-
-    On SQLite its ids have no AUTOINCREMENT (events.outbox_schema): the relay
-    deletes every copied row but the newest, which it marks `relayed`, so ids
-    never repeat.
-    """
-
-    created_at = models.DateTimeField(default=timezone.now)
-    type = models.TextField()
-    project = models.TextField(null=True)
-    agent = models.TextField(null=True)
-    task_id = models.TextField(null=True)
-    data = models.JSONField(null=True)
-    level = models.TextField(default=Level.INFO)
-    relayed = models.BooleanField(default=False, db_default=False)
-
-    objects = OutboxQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
 
 
 class RelayReceipt(models.Model):

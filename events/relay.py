@@ -2,7 +2,7 @@
 
 A change in main.db or tasks.db cannot commit together with logs.db, so it
 writes its event to an outbox table in its own database, in its own
-transaction (`events.models.OutboxEvent`), and this module copies outbox rows
+transaction (`storage.outbox.OutboxEvent`), and this module copies outbox rows
 into `events` exactly once. A process killed at any point loses no event and
 duplicates none. See docs/outbox.md for a picture. The pieces, and what each
 is for:
@@ -24,7 +24,7 @@ is for:
   next time. `prune_receipts` drops them once no outbox row can be copied
   again.
 - The newest row stays: outbox ids have no AUTOINCREMENT on SQLite
-  (events.outbox_schema), so SQLite numbers a new row after the highest id
+  (storage.outbox_schema), so SQLite numbers a new row after the highest id
   present. The copy keeps the newest copied row, marked `relayed`, so an id
   is never given twice and a receipt never hides a newer event.
 - `relay_all`: the reaper's sweep copies what a killed process left behind.
@@ -41,7 +41,8 @@ from django.core.signals import request_finished
 from django.db import DatabaseError, connections, router, transaction
 from django.utils import timezone
 
-from events.models import Event, OutboxEvent, RelayReceipt
+from events.models import Event, RelayReceipt
+from storage.outbox import OutboxEvent
 
 LOGS = "logs"
 log = logging.getLogger(__name__)

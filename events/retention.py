@@ -2,7 +2,7 @@
 
 Rows go in small batches, each its own short write transaction, so agents
 writing events wait for one batch at most. The space comes back the same
-way, with PRAGMA incremental_vacuum in steps (adt_admin.localdb.reclaim);
+way, with PRAGMA incremental_vacuum in steps (storage.localdb.reclaim);
 a full VACUUM, which holds the write lock for the whole rewrite, only when
 asked for.
 """
@@ -15,11 +15,11 @@ from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from adt_admin import localdb
-from adt_admin.errors import InvalidInput
-from adt_admin.maintenance import check_batch_size, check_days
+from common.errors import InvalidInput
+from common.maintenance import check_batch_size, check_days
 from events import feed, relay
 from events.models import AgentRun, Event, RelayReceipt, RunStatus
+from storage import localdb
 
 LOGS = "logs"
 # Rows per write transaction. Claims relay their events into logs.db, so

@@ -7,7 +7,7 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from adt_admin.web import PAGE_ROWS, render_page, staff_required
+from common.web import PAGE_ROWS, render_page, staff_required
 from events.models import Event, Level
 from projects.models import Project
 

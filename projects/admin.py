@@ -1,12 +1,9 @@
-"""Admin for projects and agents (main.db). Saving goes through projects.agents.register,
-which writes the project.registered/updated event."""
+"""Admin helpers of the registry that other apps' admins use. The project and
+agent admins live in agents/admin.py: saving a project registers its agent."""
 
-from django import forms
 from django.contrib import admin
-from django.utils import timezone
 
-from projects import agents
-from projects.models import Agent, Project
+from projects.models import Project
 
 
 class ProjectFilter(admin.SimpleListFilter):
@@ -21,78 +18,3 @@ class ProjectFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(project=self.value()) if self.value() else queryset
-
-
-class ProjectForm(forms.ModelForm):
-    class Meta:
-        model = Project
-        fields = ["name", "path", "config"]
-
-    def clean_name(self):
-        name = self.cleaned_data["name"]
-        if name != name.strip():
-            raise forms.ValidationError("A project name has no surrounding spaces.")
-        return name
-
-    def clean_config(self):
-        config = self.cleaned_data["config"]
-        if config is not None and not isinstance(config, dict):
-            raise forms.ValidationError("The config is a JSON object.")
-        return config
-
-
-@admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
-    form = ProjectForm
-    list_display = ["name", "path", "created_at"]
-    search_fields = ["name", "path"]
-    ordering = ["name"]
-    readonly_fields = ["created_at"]
-
-    def get_readonly_fields(self, request, obj=None):
-        # The name is the key tasks and events refer to.
-        return ["name", "created_at"] if obj else ["created_at"]
-
-    def save_model(self, request, obj, form, change):
-        agent = Agent.objects.filter(pk=obj.name).first()
-        # The form has checked what register checks.
-        project, _ = agents.register(
-            obj.name,
-            obj.path,
-            provider=agent.provider if agent else "cursor",
-            worktree=agent.preferred_worktree if agent else None,
-            config=obj.config,
-        )
-        obj.created_at = project.created_at
-        obj._state.adding = False
-
-    def has_delete_permission(self, request, obj=None):
-        # No domain operation removes a project: its tasks, events and runs name it.
-        return False
-
-
-@admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
-    list_display = ["name", "provider", "status", "last_heartbeat", "heartbeat"]
-    list_filter = ["status"]
-    search_fields = ["project__name", "preferred_worktree"]
-    ordering = ["project"]
-    fields = ["project", "provider", "preferred_worktree", "config", "status", "last_heartbeat"]
-    # The state is the agent's own (heartbeats, claims, the reaper); the
-    # config has no domain operation to change it.
-    readonly_fields = ["project", "config", "status", "last_heartbeat"]
-
-    @admin.display(description="heartbeat age")
-    def heartbeat(self, agent):
-        age = agent.heartbeat_age(timezone.now())
-        return "never" if age is None else f"{age:.0f} s"
-
-    def save_model(self, request, obj, form, change):
-        agents.register(obj.name, obj.project.path, provider=obj.provider, worktree=obj.preferred_worktree or None)
-
-    def has_add_permission(self, request):
-        # Agents come with their project (register_project, or a new Project here).
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -7,9 +7,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 
-from adt_admin.errors import ADTError
-from adt_admin.paging import BigTableAdmin
-from adt_admin.web import by
+from common.errors import ADTError
+from common.paging import BigTableAdmin
+from common.web import by
 from projects.admin import ProjectFilter
 from tasks import queue
 from tasks.models import PRIORITY_RANK, Priority, Task, priority_rank

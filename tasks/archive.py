@@ -32,10 +32,10 @@ from datetime import UTC, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from adt_admin import localdb
-from adt_admin.errors import Conflict, InvalidInput
-from adt_admin.maintenance import check_batch_size, check_days
+from common.errors import Conflict, InvalidInput
+from common.maintenance import check_batch_size, check_days
 from events import feed
+from storage import localdb
 from tasks.models import FINISHED, Status
 
 TASKS = "tasks"

@@ -6,8 +6,8 @@ from django.db import models
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from adt_admin.expressions import CurrentTimestamp
-from events.models import OutboxEvent
+from common.expressions import CurrentTimestamp
+from storage.outbox import OutboxEvent
 
 
 class Priority(models.TextChoices):

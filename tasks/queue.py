@@ -8,18 +8,14 @@ once after that transaction commits, so a process killed at any moment loses
 no event and duplicates none, and a change rolled back leaves none.
 """
 
-import sqlite3
 import time
-from datetime import UTC, datetime, timedelta
-from functools import cache
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models.base import ModelState
-from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
-from adt_admin.errors import Conflict, InvalidInput, NotFound
+from common.errors import Conflict, InvalidInput, NotFound
 from events import relay
 from projects.models import Project
 from tasks.models import PRIORITY_RANK_SQL, Outbox, Priority, Status, Task
@@ -114,18 +110,18 @@ def claim(agent, project=None):
     not grow with the queue. The same statement sets the task's deadline from
     its own time limit, else the project's (ADT_TASK_TIMEOUT when claiming
     across projects). The agent's side of a claim (its heartbeat, its status)
-    is projects.agents.claim's.
+    is agents.lifecycle.claim's.
     """
     limit = project_limit(project) if project is not None else settings.ADT_TASK_TIMEOUT
     connection = connections[TASKS]
     now = _now(connection)
     params = [agent, now, now, limit] + ([project] if project else [])
-    row = _returning(connection, _build_claim_sql, project is not None, params)
-    if row is None:
+    task = _returning(connection, _build_claim_sql, project is not None, params)
+    if task is None:
         relay.idle()
         return None
     relay.changed(Outbox)
-    return _task_from_row(connection, row)
+    return task
 
 
 def project_limit(project):
@@ -139,7 +135,7 @@ def project_limit(project):
 
 
 def _claim_sql(connection, project):
-    return _sql_for(connection, _build_claim_sql, project is not None)[0]
+    return _sql_for(connection, _build_claim_sql, project is not None)
 
 
 def _build_claim_sql(connection, one_project):
@@ -172,12 +168,12 @@ def complete(task_id, agent, result=None, lease=None):
     params = [_now(connection), result, task_id, agent]
     if lease is not None:
         params.append(_db_datetime(connection, lease))
-    row = _returning(connection, _build_complete_sql, lease is not None, params)
-    if row is None:
+    task = _returning(connection, _build_complete_sql, lease is not None, params)
+    if task is None:
         _check_holder(get(task_id), agent, lease)
         raise Conflict(f"task {task_id} changed while completing it; try again")  # pragma: no cover
     relay.changed(Outbox)
-    return _task_from_row(connection, row)
+    return task
 
 
 def _build_complete_sql(connection, with_lease):
@@ -306,34 +302,23 @@ def reprioritize(task_id, priority, by=None):
 
 # Helpers ------------------------------------------------------------------
 
-# Claim and complete run often enough that Django's cursor wrapper (query
-# rewriting, logging hooks) costs as much as SQLite itself; on a plain SQLite
-# file they go straight to the driver. Per connection, statement and variant:
-# (SQL, the same SQL with ? marks).
+# Per connection, statement and variant: the SQL, built once.
 _sql = {}
 
 
 def _sql_for(connection, build, variant):
     key = (connection.alias, build, variant)
-    cached = _sql.get(key)
-    if cached is None:
-        sql = build(connection, variant)
-        cached = _sql[key] = (sql, sql.replace("%s", "?").replace("%%", "%"))
-    return cached
+    if key not in _sql:
+        _sql[key] = build(connection, variant)
+    return _sql[key]
 
 
 def _returning(connection, build, variant, params):
-    """Run one of the hot statements and return its RETURNING row."""
-    sql, direct_sql = _sql_for(connection, build, variant)
-    connection.ensure_connection()
-    driver = connection.connection
-    if isinstance(driver, sqlite3.Connection) and not connection.queries_logged:
-        connection.validate_no_broken_transaction()
-        with connection.wrap_database_errors:
-            return driver.execute(direct_sql, params).fetchone()
+    """Run one of the UPDATE … RETURNING statements and return its row as a Task, or None."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
+        cursor.execute(_sql_for(connection, build, variant), params)
+        row = cursor.fetchone()
+    return None if row is None else _task_from_row(connection, row)
 
 
 def _now(connection):
@@ -341,94 +326,35 @@ def _now(connection):
 
 
 def _db_datetime(connection, moment):
-    if connection.vendor == "sqlite" and moment.tzinfo is not None:
-        if moment.tzinfo is UTC and connection.timezone is UTC:
-            # The text without its "+00:00": a third of replace(tzinfo=None)'s
-            # cost, on a path that runs between a worker's statements, where
-            # every microsecond lets another worker's claim cut in.
-            return moment.isoformat(" ")[:-6]
-        # What adapt_datetimefield_value() stores, without its checks.
-        return moment.astimezone(connection.timezone).replace(tzinfo=None).isoformat(" ")
     return connection.ops.adapt_datetimefield_value(moment)
 
 
 def _columns(connection):
-    quote = connection.ops.quote_name
-    if connection.vendor != "sqlite":
-        return ", ".join(quote(f.column) for f in Task._meta.concrete_fields)
-    # Timestamps come back as text, which _fast_datetime parses at C speed;
-    # the driver's own converter for them is a regular expression.
-    return ", ".join(
-        f"CAST({quote(f.column)} AS TEXT)" if f.get_internal_type() == "DateTimeField" else quote(f.column)
-        for f in Task._meta.concrete_fields
-    )
+    return ", ".join(connection.ops.quote_name(f.column) for f in Task._meta.concrete_fields)
+
+
+def _task_from_row(connection, row):
+    """A Task from a RETURNING row, converted by the backend and the fields as the ORM would."""
+    values = list(row)
+    for i, col, converters in _row_converters(connection):
+        for converter in converters:
+            values[i] = converter(values[i], col, connection)
+    return Task.from_db(connection.alias, [f.attname for f in Task._meta.concrete_fields], values)
 
 
 _converters = {}
 
 
-def _task_from_row(connection, row):
-    """A Task from a RETURNING row, with the backend's conversions applied
-    (text to datetime and JSON on SQLite) as the ORM would."""
-    converters = _converters.get(connection.alias)
-    if converters is None:
-        converters = _converters[connection.alias] = _row_converters(connection, Task._meta.concrete_fields)
-    values = list(row)
-    for i, col, convert in converters:
-        for converter in convert:
-            values[i] = converter(values[i], col, connection)
-    if (pre_init.receivers or post_init.receivers) and (pre_init.has_listeners(Task) or post_init.has_listeners(Task)):
-        return Task.from_db(TASKS, _attnames(), values)
-    # What from_db() builds, made the way unpickling makes a model (without
-    # __init__, which only adds the init signals, none connected here): a
-    # third of the cost, on a path every claim and complete takes.
-    task = Task.__new__(Task)
-    task.__dict__.update(zip(_attnames(), values, strict=True))
-    task._state = ModelState()
-    task._state.adding = False
-    task._state.db = TASKS
-    return task
-
-
-@cache
-def _attnames():
-    return [f.attname for f in Task._meta.concrete_fields]
-
-
-def _row_converters(connection, fields):
-    table = Task._meta.db_table
-    slow_datetime = getattr(connection.ops, "convert_datetimefield_value", None)  # SQLite's
-    found = []
-    for i, field in enumerate(fields):
-        col = field.get_col(table)
-        convert = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
-        convert = [_fast_datetime(connection, c) if c == slow_datetime else c for c in convert]
-        if convert:
-            found.append((i, col, convert))
+def _row_converters(connection):
+    found = _converters.get(connection.alias)
+    if found is None:
+        found = _converters[connection.alias] = []
+        for i, field in enumerate(Task._meta.concrete_fields):
+            col = field.get_col(Task._meta.db_table)
+            converters = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
+            if converters:
+                found.append((i, col, converters))
     return found
-
-
-def _fast_datetime(connection, slow):
-    """The ORM's datetime converter without its checks, which cost as much
-    as a claim's SQL: SQLite's text (as the RETURNING clause casts it) is
-    parsed by datetime.fromisoformat and a naive value only needs the
-    connection's zone. Anything else goes the ORM's way."""
-    tz = connection.timezone
-    # Stored in UTC, the text only lacks its offset: parsing it with one is
-    # cheaper than replace(tzinfo=…) afterwards.
-    offset = "+00:00" if tz is UTC else ""
-
-    def convert(value, expression, connection):
-        if value.__class__ is str:
-            try:
-                value = datetime.fromisoformat(value + offset)
-            except ValueError:
-                return slow(value, expression, connection)
-        if value.__class__ is datetime:
-            return value if value.tzinfo is not None else value.replace(tzinfo=tz)
-        return value if value is None else slow(value, expression, connection)
-
-    return convert
 
 
 def _locked(task_id):

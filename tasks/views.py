@@ -8,8 +8,8 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from adt_admin.errors import ADTError, NotFound
-from adt_admin.web import PAGE_ROWS, by, render_page, staff_required
+from common.errors import ADTError, NotFound
+from common.web import PAGE_ROWS, by, render_page, staff_required
 from events.models import Event
 from tasks import board, queue
 from tasks.forms import QueueFilters

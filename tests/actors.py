@@ -21,8 +21,8 @@ import django  # noqa: E402
 
 django.setup()
 
-from adt_admin.errors import Conflict  # noqa: E402
-from projects import agents  # noqa: E402
+from agents import lifecycle  # noqa: E402
+from common.errors import Conflict  # noqa: E402
 from tasks import queue  # noqa: E402
 from tasks.models import FINISHED, Task  # noqa: E402
 
@@ -34,17 +34,17 @@ def say(*words):
 def agent(name, project, work_ms, seed):
     rng = random.Random(seed)
     while True:
-        task = agents.claim(name, project)
+        task = lifecycle.claim(name, project)
         if task is None:
             if not Task.objects.exclude(status__in=FINISHED).exists():
-                agents.heartbeat(name, "idle")
+                lifecycle.heartbeat(name, "idle")
                 return
             time.sleep(0.02)
             continue
         say("claimed", task.id)
         if work_ms:
             time.sleep(rng.uniform(work_ms / 2, work_ms) / 1000)
-            agents.heartbeat(name, "working")
+            lifecycle.heartbeat(name, "working")
         try:
             queue.complete(task.id, name, result=f"done by {name}")
         except Conflict:
@@ -56,7 +56,7 @@ def agent(name, project, work_ms, seed):
 def reaper(threshold, duration):
     deadline = time.monotonic() + duration
     while time.monotonic() < deadline:
-        swept = agents.sweep(threshold)
+        swept = lifecycle.sweep(threshold)
         for reaped in swept["agents"]:
             say("reaped", reaped["agent"], *reaped["requeued"])
         for task in swept["timed_out"]:

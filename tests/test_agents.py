@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from adt_admin.errors import Conflict, InvalidInput, NotFound
+from agents import lifecycle
+from agents.models import Agent
+from common.errors import Conflict, InvalidInput, NotFound
 from events.models import AgentRun, Event
-from projects import agents
-from projects.models import Agent
 from tasks import queue
 from tasks.models import Task
 from tests import factories
@@ -27,22 +27,22 @@ class TestInProcess:
         factories.project("rescuer")
 
     def test_heartbeat_sets_last_heartbeat_and_status(self):
-        agent = agents.heartbeat("demo", "working")
+        agent = lifecycle.heartbeat("demo", "working")
         assert agent.status == "working" and agent.heartbeat_age() < 5
-        assert agents.heartbeat("demo").status == "working"  # no --status keeps it
+        assert lifecycle.heartbeat("demo").status == "working"  # no --status keeps it
 
     def test_heartbeat_of_an_unknown_agent_is_not_found(self):
         with pytest.raises(NotFound):
-            agents.heartbeat("ghost")
+            lifecycle.heartbeat("ghost")
         with pytest.raises(InvalidInput):
-            agents.heartbeat("demo", "stale")
+            lifecycle.heartbeat("demo", "stale")
 
     def test_the_reaper_marks_silent_working_agents_stale_and_requeues_their_tasks(self):
         task = factories.task()
-        agents.claim("demo", "demo")
-        run = agents.start_run("demo", task=task.id)
+        lifecycle.claim("demo", "demo")
+        run = lifecycle.start_run("demo", task=task.id)
         silence("demo", 60)
-        [reaped] = agents.reap_stale(threshold=30)
+        [reaped] = lifecycle.reap_stale(threshold=30)
         assert reaped["requeued"] == [task.id]
         assert reaped["runs_closed"] == [run.id]
         assert Agent.objects.get(pk="demo").status == "stale"
@@ -56,24 +56,24 @@ class TestInProcess:
 
     def test_the_reaper_leaves_agents_that_beat_recently(self):
         factories.task()
-        agents.claim("demo", "demo")
+        lifecycle.claim("demo", "demo")
         silence("demo", 5)
-        assert agents.reap_stale(threshold=30) == []
+        assert lifecycle.reap_stale(threshold=30) == []
         assert Agent.objects.get(pk="demo").status == "working"
 
     def test_a_silent_idle_agent_that_still_holds_a_task_is_reaped_too(self):
         task = factories.task()
-        agents.claim("demo", "demo")
+        lifecycle.claim("demo", "demo")
         Agent.objects.filter(pk="demo").update(status="idle")
         silence("demo", 60)
-        assert [r["requeued"] for r in agents.reap_stale(threshold=30)] == [[task.id]]
+        assert [r["requeued"] for r in lifecycle.reap_stale(threshold=30)] == [[task.id]]
 
     def test_past_the_retry_limit_a_reaped_task_fails_with_a_clear_error(self, settings):
         settings.ADT_MAX_RETRIES = 0
         task = factories.task()
-        agents.claim("demo", "demo")
+        lifecycle.claim("demo", "demo")
         silence("demo", 60)
-        [reaped] = agents.reap_stale(threshold=30)
+        [reaped] = lifecycle.reap_stale(threshold=30)
         assert reaped["failed"] == [task.id]
         task = Task.objects.get(pk=task.id)
         assert task.status == "failed"
@@ -81,10 +81,10 @@ class TestInProcess:
 
     def test_dry_run_reports_and_changes_nothing(self):
         task = factories.task()
-        agents.claim("demo", "demo")
+        lifecycle.claim("demo", "demo")
         silence("demo", 60)
         events = Event.objects.count()
-        [would] = agents.reap_stale(threshold=30, dry_run=True)
+        [would] = lifecycle.reap_stale(threshold=30, dry_run=True)
         assert would["requeued"] == [task.id]
         assert Agent.objects.get(pk="demo").status == "working"
         assert Task.objects.get(pk=task.id).status == "in_progress"
@@ -92,48 +92,48 @@ class TestInProcess:
 
     def test_a_reaper_killed_half_way_is_finished_by_the_next(self):
         task = factories.task()
-        agents.claim("demo", "demo")
+        lifecycle.claim("demo", "demo")
         # As if the last reaper died right after marking the agent stale.
         Agent.objects.filter(pk="demo").update(status="stale")
-        [reaped] = agents.reap_stale(threshold=30)
+        [reaped] = lifecycle.reap_stale(threshold=30)
         assert reaped["requeued"] == [task.id]
 
     def test_a_stale_agent_that_beats_again_comes_back_and_says_so(self):
         silence("demo", 60)
         Agent.objects.filter(pk="demo").update(status="stale")
-        assert agents.heartbeat("demo").status == "idle"
+        assert lifecycle.heartbeat("demo").status == "idle"
         assert Event.objects.filter(type="agent.recovered", agent="demo").count() == 1
-        assert agents.heartbeat("demo", "working").status == "working"
+        assert lifecycle.heartbeat("demo", "working").status == "working"
 
     def test_a_claim_that_finds_nothing_leaves_an_idle_agent_idle_and_unreaped(self):
-        assert agents.claim("demo", "demo") is None
+        assert lifecycle.claim("demo", "demo") is None
         agent = Agent.objects.get(pk="demo")
         assert agent.status == "idle" and agent.heartbeat_age() < 5
         silence("demo", 60)
-        assert agents.reap_stale(threshold=30) == []
+        assert lifecycle.reap_stale(threshold=30) == []
         assert not Event.objects.filter(type="agent.stale").exists()
 
     def test_a_claim_that_gets_a_task_makes_the_agent_working(self):
         factories.task()
-        assert agents.claim("demo", "demo") is not None
+        assert lifecycle.claim("demo", "demo") is not None
         assert Agent.objects.get(pk="demo").status == "working"
 
     def test_a_stale_agent_that_claims_again_comes_back_with_one_recovered_event(self):
         Agent.objects.filter(pk="demo").update(status="stale")
-        assert agents.claim("demo", "demo") is None
+        assert lifecycle.claim("demo", "demo") is None
         assert Agent.objects.get(pk="demo").status == "idle"
         factories.task()
-        assert agents.claim("demo", "demo") is not None
+        assert lifecycle.claim("demo", "demo") is not None
         assert Agent.objects.get(pk="demo").status == "working"
         [event] = Event.objects.filter(type="agent.recovered", agent="demo")
         assert event.data == {"status": "idle"}
 
     def test_a_stale_agents_late_complete_on_a_reclaimed_task_fails_and_changes_nothing(self):
         task = factories.task()
-        agents.claim("demo", "demo")
+        lifecycle.claim("demo", "demo")
         silence("demo", 60)
-        agents.reap_stale(threshold=30)
-        agents.claim("rescuer", "demo")
+        lifecycle.reap_stale(threshold=30)
+        lifecycle.claim("rescuer", "demo")
         with pytest.raises(Conflict, match="held by 'rescuer', not 'demo'"):
             queue.complete(task.id, "demo")
         with pytest.raises(Conflict):
@@ -143,24 +143,24 @@ class TestInProcess:
         assert queue.complete(task.id, "rescuer").status == "completed"
 
     def test_runs_record_start_and_end(self):
-        run = agents.start_run("demo", log_path="/tmp/demo.log", provider="claude")
+        run = lifecycle.start_run("demo", log_path="/tmp/demo.log", provider="claude")
         assert (run.status, run.provider, run.log_path) == ("running", "claude", "/tmp/demo.log")
-        ended = agents.end_run(run.id, exit_code=0)
+        ended = lifecycle.end_run(run.id, exit_code=0)
         assert (ended.status, ended.exit_code) == ("completed", 0)
         with pytest.raises(Conflict, match="already ended"):
-            agents.end_run(run.id, exit_code=0)
-        failed = agents.end_run(agents.start_run("demo").id, exit_code=2, error="crashed")
+            lifecycle.end_run(run.id, exit_code=0)
+        failed = lifecycle.end_run(lifecycle.start_run("demo").id, exit_code=2, error="crashed")
         assert (failed.status, failed.error) == ("error", "crashed")
-        stopped = agents.end_run(agents.start_run("demo").id, exit_code=143, status="stopped")
+        stopped = lifecycle.end_run(lifecycle.start_run("demo").id, exit_code=143, status="stopped")
         assert stopped.status == "stopped"
         types = list(Event.objects.filter(type__startswith="agent.").order_by("id").values_list("type", flat=True))
         assert types == ["agent.started", "agent.stopped", "agent.started", "agent.error", "agent.started", "agent.stopped"]
 
     def test_overview_shows_state_heartbeat_current_task_and_last_run(self):
         task = factories.task()
-        agents.claim("demo", "demo")
-        run = agents.start_run("demo", task=task.id)
-        rows = {row["agent"].name: row for row in agents.overview()}
+        lifecycle.claim("demo", "demo")
+        run = lifecycle.start_run("demo", task=task.id)
+        rows = {row["agent"].name: row for row in lifecycle.overview()}
         assert rows["demo"]["tasks"] == [task.id]
         assert rows["demo"]["last_run"].id == run.id
         assert rows["rescuer"]["tasks"] == [] and rows["rescuer"]["heartbeat_age"] is None

@@ -14,8 +14,8 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from adt_admin import localdb
-from adt_admin.errors import Conflict
+from common.errors import Conflict
+from storage import localdb
 from tasks import archive, queue
 from tasks.models import FINISHED
 from tests import factories

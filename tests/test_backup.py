@@ -9,8 +9,8 @@ import pytest
 from django.db import connections
 from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQL
 
-from adt_admin import backup
-from adt_admin.errors import InvalidInput
+from common.errors import InvalidInput
+from storage import backup
 from tasks import archive
 from tests.lifecycle import insert_tasks, task_row
 

@@ -8,8 +8,9 @@ from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.db import connections
 
+from agents.models import Agent
 from events.models import AgentRun, Event
-from projects.models import Agent, Project
+from projects.models import Project
 from tasks.models import Task
 
 SEED_DDL = {
@@ -209,7 +210,7 @@ def test_connections_use_wal_normal_sync_foreign_keys_and_a_busy_timeout(alias):
 PROBE = '''
 from django.test import TestCase
 
-from projects import agents
+from agents import lifecycle
 from tasks import queue
 
 
@@ -217,7 +218,7 @@ class TestThatWritesEverywhere(TestCase):
     databases = "__all__"
 
     def test_it_writes_a_project_a_task_and_events(self):
-        agents.register("probe", "/srv/probe")
+        lifecycle.register("probe", "/srv/probe")
         queue.enqueue("probe", "made by a test")
 '''
 

@@ -11,7 +11,7 @@ import pytest
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
-from projects import legacy as legacy_import
+from legacy import importer as legacy_import
 
 FIXTURES = Path(__file__).parent / "fixtures" / "legacy"
 TREES = ["v0", "v1", "v2", "broken"]

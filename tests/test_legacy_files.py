@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from projects.legacy import config_file, state_files, tasks_file
-from projects.legacy.values import Malformed
+from legacy import config_file, state_files, tasks_file
+from legacy.values import Malformed
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from projects.legacy import log_files
-from projects.legacy.values import AGENT_STATUS, TASK_STATUS, Malformed, enum, keep_unknown, priority, when
+from legacy import log_files
+from legacy.values import AGENT_STATUS, TASK_STATUS, Malformed, enum, keep_unknown, priority, when
 
 
 def at(*args):

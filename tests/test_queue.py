@@ -7,9 +7,9 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from adt_admin.errors import Conflict, InvalidInput, NotFound
+from agents import lifecycle
+from common.errors import Conflict, InvalidInput, NotFound
 from events.models import Event
-from projects import agents
 from tasks import queue
 from tasks.models import Outbox, Task
 from tests import factories
@@ -61,30 +61,30 @@ def test_claim_takes_urgent_then_high_normal_low_and_oldest_first_within_a_prior
     # Make ages explicit rather than relying on the clock between inserts.
     Task.objects.filter(pk=made["normal-old"].id).update(created_at=now - timedelta(hours=1))
     Task.objects.filter(pk=made["normal-new"].id).update(created_at=now)
-    order = [agents.claim("demo", "demo").description for _ in range(5)]
+    order = [lifecycle.claim("demo", "demo").description for _ in range(5)]
     assert order == ["urgent", "high", "normal-old", "normal-new", "low"]
-    assert agents.claim("demo", "demo") is None
+    assert lifecycle.claim("demo", "demo") is None
 
 
 def test_claim_skips_tasks_of_other_projects():
     factories.task(project="other", description="theirs", priority="urgent")
     mine = factories.task(project="demo", description="mine", priority="low")
-    assert agents.claim("demo", "demo").id == mine.id
-    assert agents.claim("demo", "demo") is None
+    assert lifecycle.claim("demo", "demo").id == mine.id
+    assert lifecycle.claim("demo", "demo") is None
 
 
 def test_claim_without_a_project_takes_from_any_project():
     theirs = factories.task(project="other", priority="urgent")
-    assert agents.claim("demo").id == theirs.id
+    assert lifecycle.claim("demo").id == theirs.id
 
 
 def test_claim_marks_the_task_the_agent_and_writes_task_claimed():
     task = factories.task()
-    claimed = agents.claim("worker", "demo")
+    claimed = lifecycle.claim("worker", "demo")
     assert claimed.id == task.id
     assert (claimed.status, claimed.assigned_to) == ("in_progress", "worker")
     assert claimed.started_at is not None
-    from projects.models import Agent
+    from agents.models import Agent
 
     agent = Agent.objects.get(pk="worker")
     assert agent.status == "working"
@@ -106,7 +106,7 @@ def test_claim_and_complete_return_the_task_as_the_orm_reads_it(logged):
 
     factories.task(metadata={"branch": "main", "n": [1, 2]})
     with CaptureQueriesContext(connections["tasks"]) if logged else nullcontext():
-        claimed = agents.claim("worker", "demo")
+        claimed = lifecycle.claim("worker", "demo")
         assert fields(claimed) == fields(Task.objects.get(pk=claimed.id))
         assert claimed.started_at.tzinfo is not None and claimed.metadata == {"branch": "main", "n": [1, 2]}
         done = queue.complete(claimed.id, "worker", result="ok", lease=claimed.started_at)
@@ -120,7 +120,7 @@ def test_a_claimed_task_behaves_like_one_the_orm_loaded():
     from django.db.models.signals import post_init
 
     factories.task()
-    claimed = agents.claim("worker", "demo")
+    claimed = lifecycle.claim("worker", "demo")
     assert claimed == Task.objects.get(pk=claimed.id) and not claimed._state.adding and claimed._state.db == "tasks"
     claimed.result = "partial"
     claimed.save(update_fields=["result"])
@@ -140,13 +140,13 @@ def test_a_claimed_task_behaves_like_one_the_orm_loaded():
 def test_claim_by_an_unknown_agent_is_refused_and_claims_nothing():
     factories.task()
     with pytest.raises(NotFound, match="unknown agent 'nobody'"):
-        agents.claim("nobody", "demo")
+        lifecycle.claim("nobody", "demo")
     assert Task.objects.get().status == "pending"
 
 
 def test_only_the_holder_may_complete():
     task = factories.task()
-    agents.claim("worker", "demo")
+    lifecycle.claim("worker", "demo")
     with pytest.raises(Conflict, match="held by 'worker', not 'demo'"):
         queue.complete(task.id, "demo")
     done = queue.complete(task.id, "worker", result="ok")
@@ -167,9 +167,9 @@ def test_completing_a_pending_task_is_a_conflict_and_changes_nothing():
 
 def test_a_stale_lease_cannot_complete_a_task_claimed_again_by_the_same_agent():
     task = factories.task()
-    first = agents.claim("worker", "demo")
+    first = lifecycle.claim("worker", "demo")
     queue.requeue(task.id, by="test")
-    second = agents.claim("worker", "demo")
+    second = lifecycle.claim("worker", "demo")
     assert second.started_at != first.started_at
     with pytest.raises(Conflict, match="claimed again"):
         queue.complete(task.id, "worker", lease=first.started_at)
@@ -180,10 +180,10 @@ def test_failing_retries_up_to_the_limit_then_stays_failed_with_its_error(settin
     settings.ADT_MAX_RETRIES = 2
     task = factories.task()
     for attempt in (1, 2):
-        agents.claim("worker", "demo")
+        lifecycle.claim("worker", "demo")
         again = queue.fail(task.id, "worker", error=f"boom {attempt}")
         assert (again.status, again.retry_count, again.assigned_to) == ("pending", attempt, None)
-    agents.claim("worker", "demo")
+    lifecycle.claim("worker", "demo")
     final = queue.fail(task.id, "worker", error="boom 3")
     assert (final.status, final.retry_count, final.error) == ("failed", 2, "boom 3")
     assert event_types(task.id) == [
@@ -194,14 +194,14 @@ def test_failing_retries_up_to_the_limit_then_stays_failed_with_its_error(settin
 def test_a_project_can_override_the_retry_limit():
     factories.project("strict", config={"max_retries": 0})
     task = factories.task(project="strict")
-    agents.claim("worker", "strict")
+    lifecycle.claim("worker", "strict")
     assert queue.fail(task.id, "worker", error="no second chance").status == "failed"
 
 
 def test_cancel_retry_requeue_and_reprioritize():
     task = factories.task()
     assert queue.reprioritize(task.id, "urgent").priority == "urgent"
-    agents.claim("worker", "demo")
+    lifecycle.claim("worker", "demo")
     requeued = queue.requeue(task.id, by="admin")
     assert (requeued.status, requeued.assigned_to, requeued.retry_count) == ("pending", None, 1)
     assert queue.cancel(task.id).status == "cancelled"

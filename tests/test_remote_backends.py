@@ -25,7 +25,7 @@ STATE = """
 import json
 from django.db.models import Count
 from events.models import Event
-from projects.models import Agent
+from agents.models import Agent
 from tasks.models import Outbox, Task
 print(json.dumps({
     "status": dict(Task.objects.values_list("status").annotate(n=Count("id")).order_by()),
@@ -93,8 +93,8 @@ def remote(request):
 
 def load(adt, count, agents, max_retries=1000):
     assert adt.manage("register_project", "work", "/srv/work", "--config", json.dumps({"max_retries": max_retries})).returncode == 0
-    script = "from projects import agents\nfrom tasks import queue\n"
-    script += "".join(f"agents.register({name!r}, '/srv/{name}')\n" for name in agents)
+    script = "from agents import lifecycle\nfrom tasks import queue\n"
+    script += "".join(f"lifecycle.register({name!r}, '/srv/{name}')\n" for name in agents)
     script += f"for i in range({count}): queue.enqueue('work', f'task {{i}}', ['urgent','high','normal','low'][i % 4])\n"
     result = adt.python(script, timeout=600)
     assert result.returncode == 0, result.stderr
@@ -347,14 +347,14 @@ LONG_LIVED_AGENT = """
 import sys, time
 from pathlib import Path
 from django.db import OperationalError
-from projects import agents
+from agents import lifecycle
 from tasks import queue
 
 def wait_for(name):
     while not Path(sys.argv[-1], name).exists():
         time.sleep(0.05)
 
-first = agents.claim("demo", "work")
+first = lifecycle.claim("demo", "work")
 print("claimed", first.id, flush=True)
 wait_for("complete")
 try:
@@ -363,7 +363,7 @@ try:
 except OperationalError as e:
     print("failed:", e, flush=True)
 wait_for("claim-again")
-second = agents.claim("demo", "work")
+second = lifecycle.claim("demo", "work")
 queue.complete(second.id, agent="demo")
 print("claimed and completed", second.id, flush=True)
 """
@@ -452,15 +452,15 @@ TIMEOUT_ROUND = """
 import json
 from datetime import timedelta
 from django.utils import timezone
-from projects import agents
+from agents import lifecycle
 from tasks import queue
 from tasks.models import Task
 task = queue.enqueue("work", "hangs", timeout=90)
-claimed = agents.claim("demo", "work")
+claimed = lifecycle.claim("demo", "work")
 limit = (claimed.deadline - claimed.started_at).total_seconds()
 stored = Task.objects.get(pk=task.id).deadline
 Task.objects.filter(pk=task.id).update(deadline=timezone.now() - timedelta(seconds=1))
-swept = agents.sweep()
+swept = lifecycle.sweep()
 print(json.dumps({"limit": limit, "stored": stored == claimed.deadline, "swept": swept["timed_out"],
                   "status": Task.objects.get(pk=task.id).status}))
 """

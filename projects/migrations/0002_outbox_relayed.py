@@ -1,8 +1,8 @@
-"""The outbox's `relayed` column, and its ids without AUTOINCREMENT on SQLite (see events.outbox_schema)."""
+"""The outbox's `relayed` column, and its ids without AUTOINCREMENT on SQLite (see storage.outbox_schema)."""
 
 from django.db import migrations
 
-from events.outbox_schema import add_relayed
+from storage.outbox_schema import add_relayed
 
 
 class Migration(migrations.Migration):

@@ -5,10 +5,11 @@ from django.contrib.auth.models import User
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
+from agents import lifecycle
+from agents.models import Agent
 from events import feed
 from events.models import AgentRun, Event
-from projects import agents
-from projects.models import Agent, Project
+from projects.models import Project
 from tasks.models import Status, Task
 from tests import factories
 from tests.web.servers import https_client
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
 CHANGE_LISTS = [
     "/admin/projects/project/",
-    "/admin/projects/agent/",
+    "/admin/agents/agent/",
     "/admin/tasks/task/",
     "/admin/events/event/",
     "/admin/events/agentrun/",
@@ -36,9 +37,9 @@ def admin_client(db):
 def filled(demo):
     factories.project("other", "/srv/other")
     tasks = [factories.task(description=f"task {i}", priority=p) for i, p in enumerate(["low", "high", "urgent"])]
-    agents.claim("demo")
-    run = agents.start_run("demo", task=tasks[0].id)
-    agents.end_run(run.id, 0)
+    lifecycle.claim("demo")
+    run = lifecycle.start_run("demo", task=tasks[0].id)
+    lifecycle.end_run(run.id, 0)
     return tasks
 
 
@@ -99,7 +100,7 @@ def test_change_lists_never_count_a_whole_big_table(admin_client, filled):
 
 
 def test_a_capped_count_says_more_than(admin_client, demo, monkeypatch):
-    monkeypatch.setattr("adt_admin.paging.CappedPaginator.cap", 3)
+    monkeypatch.setattr("common.paging.CappedPaginator.cap", 3)
     for i in range(5):
         feed.record("test.tick", data={"i": i})
     html = admin_client.get("/admin/events/event/?type=").content.decode()
@@ -190,9 +191,9 @@ def test_a_project_config_must_be_an_object(admin_client, demo):
 
 
 def test_saving_an_agent_changes_provider_and_worktree_through_register(admin_client, demo):
-    response = admin_client.post("/admin/projects/agent/demo/change/", {"provider": "claude", "preferred_worktree": "/wt/demo"})
+    response = admin_client.post("/admin/agents/agent/demo/change/", {"provider": "claude", "preferred_worktree": "/wt/demo"})
     assert response.status_code == 302
     agent = Agent.objects.get(pk="demo")
     assert (agent.provider, agent.preferred_worktree) == ("claude", "/wt/demo")
     assert Event.objects.filter(type="project.updated", project="demo").exists()
-    assert admin_client.get("/admin/projects/agent/add/").status_code == 403
+    assert admin_client.get("/admin/agents/agent/add/").status_code == 403

@@ -6,9 +6,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from agents import lifecycle
+from agents.models import Agent, AgentStatus
 from events.models import AgentRun
-from projects import agents
-from projects.models import Agent, AgentStatus
 from tasks import board, queue
 from tasks.models import Status, Task
 from tests import factories
@@ -58,8 +58,8 @@ def test_dashboard_shows_queue_depth_by_status_priority_and_project(client, demo
     factories.task(priority="urgent")
     factories.task(priority="low")
     factories.task(project="other", priority="high")
-    held = agents.claim("demo", "demo")
-    done = agents.claim("other", "other")
+    held = lifecycle.claim("demo", "demo")
+    done = lifecycle.claim("other", "other")
     queue.complete(done.id, "other")
     factories.task(project="other")
     queue.cancel(factories.task().id)
@@ -80,7 +80,7 @@ def test_dashboard_shows_queue_depth_by_status_priority_and_project(client, demo
 def test_status_counts_agree_with_a_plain_group_by(demo):
     for _ in range(3):
         factories.task()
-    agents.claim("demo")
+    lifecycle.claim("demo")
     queue.cancel(factories.task().id)
     # A row the seed's schema allows but the queue never writes.
     Task.objects.create(project="demo", description="imported", status=None)
@@ -97,11 +97,11 @@ def test_dashboard_chart_counts_finished_and_failed_tasks_per_hour(client, demo)
     finished = []
     for _ in range(4):
         task = factories.task()
-        agents.claim("demo")
+        lifecycle.claim("demo")
         finished.append(queue.complete(task.id, "demo"))
     failing = factories.task()
     Task.objects.filter(pk=failing.id).update(retry_count=99)
-    agents.claim("demo")
+    lifecycle.claim("demo")
     failed = queue.fail(failing.id, "demo", "boom")
     assert failed.status == Status.FAILED
     # Put them at known hours: two 3 h ago, one now, one two days ago (outside the chart).
@@ -128,7 +128,7 @@ def test_dashboard_makes_stale_and_silent_agents_stand_out(client, demo):
     factories.project("fine", "/srv/fine")
     Agent.objects.filter(pk="demo").update(status=AgentStatus.STALE)
     Agent.objects.filter(pk="quiet").update(status=AgentStatus.WORKING, last_heartbeat=timezone.now() - timedelta(minutes=5))
-    agents.heartbeat("fine", "working")
+    lifecycle.heartbeat("fine", "working")
 
     response = client.get("/")
 
@@ -155,10 +155,10 @@ def test_an_htmx_refresh_of_the_dashboard_gets_only_the_board(client, demo):
 
 def test_agents_page_shows_state_heartbeat_current_task_and_recent_runs(client, demo):
     task = factories.task()
-    agents.claim("demo")
-    run = agents.start_run("demo", task=task.id)
-    agents.end_run(run.id, 1, error="it broke")
-    agents.start_run("demo", task=task.id, log_path="/tmp/run.log")
+    lifecycle.claim("demo")
+    run = lifecycle.start_run("demo", task=task.id)
+    lifecycle.end_run(run.id, 1, error="it broke")
+    lifecycle.start_run("demo", task=task.id, log_path="/tmp/run.log")
 
     response = client.get("/agents/")
 
@@ -175,7 +175,7 @@ def test_projects_page_lists_the_registry_with_active_task_counts(client, demo):
     factories.project("other", "/srv/other", config={"max_retries": 5})
     factories.task()
     factories.task()
-    agents.claim("demo")
+    lifecycle.claim("demo")
     response = client.get("/projects/")
     rows = {row["project"].name: (row["pending"], row["in_progress"], row["agent"].provider) for row in response.context["projects"]}
     assert rows == {"demo": (1, 1, "cursor"), "other": (0, 0, "cursor")}

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from agents import lifecycle
 from events.models import Event
-from projects import agents
 from tasks import board, queue
 from tasks.models import Status, Task
 from tests import factories
@@ -39,7 +39,7 @@ def test_queue_lists_held_tasks_then_pending_ones_in_claim_order(client):
     low = aged(factories.task(priority="low"), 60)
     urgent = aged(factories.task(priority="urgent"), 5)
     high = aged(factories.task(priority="high"), 1)
-    held = agents.claim("demo")  # takes the urgent one
+    held = lifecycle.claim("demo")  # takes the urgent one
     finished = factories.task(project="other")
     queue.cancel(finished.id)
 
@@ -87,7 +87,7 @@ def test_an_htmx_filter_request_gets_only_the_results(client):
 def test_listing_pages_run_across_statuses_without_gaps_or_repeats():
     tasks = [aged(factories.task(), 100 - i) for i in range(7)]
     for _ in range(2):
-        agents.claim("demo")
+        lifecycle.claim("demo")
     queue.cancel(tasks[6].id)
     everything = board.listing(board.LISTING_ORDER, limit=100)[0]
     assert [t.status for t in everything] == ["in_progress"] * 2 + ["pending"] * 4 + ["cancelled"]
@@ -135,7 +135,7 @@ def test_cancel_is_an_htmx_post_that_returns_the_changed_row_and_a_message(clien
     "action, prepare, data, expect",
     [
         ("retry", lambda t: queue.cancel(t.id), {}, {"status": "pending"}),
-        ("requeue", lambda t: agents.claim("demo"), {}, {"status": "pending", "retry_count": 1}),
+        ("requeue", lambda t: lifecycle.claim("demo"), {}, {"status": "pending", "retry_count": 1}),
         ("reprioritize", lambda t: None, {"priority": "urgent"}, {"priority": "urgent"}),
     ],
 )
@@ -154,7 +154,7 @@ def test_each_action_goes_through_the_queue_and_writes_its_event(client, action,
 
 def test_an_impossible_change_is_a_message_not_an_error(client):
     task = factories.task()
-    agents.claim("demo")
+    lifecycle.claim("demo")
     queue.complete(task.id, "demo")
 
     response = client.post(f"/tasks/{task.id}/cancel", headers=HTMX)
@@ -251,7 +251,7 @@ def test_state_changes_need_the_csrf_token(staff):
 def test_task_page_shows_the_task_and_its_event_timeline(client):
     task = factories.task(description="the one", metadata={"ticket": 42})
     factories.task(description="another")
-    agents.claim("demo")
+    lifecycle.claim("demo")
     queue.complete(task.id, "demo", result="all good")
 
     response = client.get(f"/tasks/{task.id}/")

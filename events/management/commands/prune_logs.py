@@ -2,7 +2,7 @@ import sys
 
 from django.conf import settings
 
-from adt_admin.cli import ADTCommand, ProgressBar, size
+from common.cli import ADTCommand, ProgressBar, size
 from events import retention
 
 

@@ -1,6 +1,6 @@
 import sys
 
-from adt_admin.cli import ADTCommand, ProgressBar
+from common.cli import ADTCommand, ProgressBar
 from tasks import archive
 
 

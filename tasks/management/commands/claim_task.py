@@ -1,8 +1,8 @@
 import sys
 import time
 
-from adt_admin.cli import ADTCommand, task_dict, task_line
-from projects import agents
+from agents import lifecycle
+from common.cli import ADTCommand, task_dict, task_line
 
 NOTHING_PENDING = 3
 
@@ -23,7 +23,7 @@ class Command(ADTCommand):
         deadline = time.monotonic() + max(0.0, options["wait"])
         delay = 0.05
         while True:
-            task = agents.claim(agent, project)
+            task = lifecycle.claim(agent, project)
             if task is not None:
                 self.emit(task_dict(task), [f"claimed {task_line(task)}"])
                 return
@@ -32,6 +32,6 @@ class Command(ADTCommand):
                 sys.exit(NOTHING_PENDING)
             # While it waits, the agent does the reaper's rounds now and then:
             # time limits hold even where no cron runs reap_stale_agents.
-            agents.maybe_sweep()
+            lifecycle.maybe_sweep()
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 1.0)

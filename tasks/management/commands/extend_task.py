@@ -1,4 +1,4 @@
-from adt_admin.cli import ADTCommand, datetime_argument, task_dict, task_line
+from common.cli import ADTCommand, datetime_argument, task_dict, task_line
 from tasks import queue
 
 

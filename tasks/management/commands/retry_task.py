@@ -1,4 +1,4 @@
-from adt_admin.cli import ADTCommand, task_dict, task_line
+from common.cli import ADTCommand, task_dict, task_line
 from tasks import queue
 
 

@@ -1,0 +1,302 @@
+"""Projects and agents: registration, heartbeats, run history, and reaping the dead.
+
+Reaping is the delicate part. An agent that stops heartbeating is marked
+stale first (in main.db, only if it is still silent at that instant); only
+then are its tasks taken back (tasks.db) and its open runs closed (logs.db).
+Every step can be re-run: a reaper killed half way is finished by the next.
+"""
+
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from agents.models import Agent, AgentStatus
+from common.errors import Conflict, InvalidInput, NotFound
+from events import feed, relay
+from events.models import AgentRun, RunStatus
+from projects.models import Outbox, Project
+from tasks import queue
+from tasks.models import Task
+
+MAIN = "default"
+LOGS = "logs"
+# Per agent claiming in this process: when its claim last beat, and the
+# status it left the agent in.
+_claim_beats = {}
+# When this process last ran the reaper's sweep (see maybe_sweep).
+_last_sweep = 0.0
+
+
+def _event(type, agent, data=None, level="info"):
+    """Write the change's event to main.db's outbox; it is copied to logs.db once the change commits."""
+    relay.changed(Outbox)
+    return Outbox.objects.create(type=type, project=agent, agent=agent, data=data, level=level)
+
+
+def get_agent(name):
+    try:
+        return Agent.objects.get(pk=name)
+    except Agent.DoesNotExist:
+        raise NotFound(f"unknown agent {name!r} (agents are created by register_project)") from None
+
+
+def register(name, path, provider="cursor", worktree=None, config=None):
+    """Create or update a project and its agent. Returns (project, created)."""
+    if not name or not name.strip() or name != name.strip():
+        raise InvalidInput("a project needs a name without surrounding spaces")
+    if not path:
+        raise InvalidInput("a project needs a path")
+    if config is not None:
+        check_config(config)
+    with transaction.atomic(using=MAIN):
+        project, created = Project.objects.update_or_create(
+            name=name, defaults={"path": path, **({"config": config} if config is not None else {})}
+        )
+        Agent.objects.update_or_create(
+            project=project, defaults={"provider": provider, "preferred_worktree": worktree}
+        )
+        _event(
+            "project.registered" if created else "project.updated",
+            name,
+            data={"path": path, "provider": provider, "worktree": worktree},
+        )
+    return project, created
+
+
+# What a project's config may set, and the values each accepts.
+CONFIG_KEYS = {
+    "max_retries": ("a whole number, 0 or more", 0),
+    "task_timeout": ("a whole number of seconds, 1 or more", 1),
+}
+
+
+def check_config(config):
+    """A project's config: a JSON object whose known keys hold valid values (other keys are kept as they are)."""
+    if not isinstance(config, dict):
+        raise InvalidInput("--config must be a JSON object")
+    for key, (expected, minimum) in CONFIG_KEYS.items():
+        if key in config and not queue.whole_number(config[key], minimum):
+            raise InvalidInput(f"config {key!r} must be {expected}, not {config[key]!r}")
+    return config
+
+
+def heartbeat(name, status=None):
+    if status is not None and status not in (AgentStatus.WORKING, AgentStatus.IDLE):
+        raise InvalidInput(f"heartbeat status must be working or idle, not {status!r}")
+    _beat(name, status)
+    _claim_beats.pop(name, None)
+    return get_agent(name)
+
+
+def _beat(name, status=None):
+    """last_heartbeat = now, and `status` if given (a stale agent comes back idle).
+
+    The read of the previous status and the write are one transaction, so
+    exactly one beat of a stale agent writes `agent.recovered`. Returns the
+    status the agent is left in.
+    """
+    with transaction.atomic(using=MAIN):
+        was = Agent.objects.select_for_update().filter(pk=name).values_list("status", flat=True).first()
+        if was is None:
+            raise NotFound(f"unknown agent {name!r} (agents are created by register_project)")
+        Agent.objects.filter(pk=name).beat(status=status)
+        now = status or (AgentStatus.IDLE if was == AgentStatus.STALE else was)
+        # A heartbeat is not news, unless the agent was given up for dead.
+        if was == AgentStatus.STALE:
+            _event("agent.recovered", name, data={"status": now})
+    return now
+
+
+def claim(name, project=None):
+    """The agent `name` claims its next task (of `project` when given): queue.claim with the agent's side.
+
+    The claim is a heartbeat, written at most once per
+    ADT_CLAIM_HEARTBEAT_INTERVAL by an agent claiming in a loop (plenty
+    against a 30 s threshold); like any heartbeat it brings a stale agent
+    back. A claim that finds nothing leaves the agent's status as it was; one
+    that gets a task makes the agent `working`.
+    """
+    if project is not None and project != name:  # an agent's own project exists when the agent does
+        queue.project_limit(project)  # an unknown project is refused before anything is written
+    beat = _claim_beats.get(name)
+    if beat is None or time.monotonic() - beat[0] >= settings.ADT_CLAIM_HEARTBEAT_INTERVAL:
+        beat = _claim_beats[name] = (time.monotonic(), _beat(name))
+    task = queue.claim(name, project)
+    if task is not None and beat[1] != AgentStatus.WORKING:
+        Agent.objects.filter(pk=name).update(status=AgentStatus.WORKING, last_heartbeat=timezone.now())
+        _claim_beats[name] = (beat[0], AgentStatus.WORKING)
+    return task
+
+
+# Run history --------------------------------------------------------------
+
+
+def start_run(name, task=None, log_path=None, provider=None):
+    agent = get_agent(name)
+    if task is not None:
+        queue.get(task)
+    with transaction.atomic(using=LOGS):
+        run = AgentRun.objects.create(
+            project=name,
+            provider=provider or agent.provider,
+            task=task,
+            log_path=log_path,
+            started_at=timezone.now(),
+            status=RunStatus.RUNNING,
+        )
+        feed.record("agent.started", project=name, agent=name, task_id=task, data={"run": run.id, "provider": run.provider})
+    _beat(name, AgentStatus.WORKING)
+    return run
+
+
+def end_run(run_id, exit_code, error=None, status=None):
+    if status not in (None, RunStatus.STOPPED):
+        raise InvalidInput(f"--status can only be 'stopped', not {status!r}")
+    with transaction.atomic(using=LOGS):
+        run = AgentRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            raise NotFound(f"no run with id {run_id!r}")
+        if run.status != RunStatus.RUNNING:
+            raise Conflict(f"run {run.id} already ended ({run.status})")
+        run.status = status or (RunStatus.COMPLETED if exit_code == 0 else RunStatus.ERROR)
+        run.exit_code = exit_code
+        run.error = error
+        run.ended_at = timezone.now()
+        run.save()
+        failed = run.status == RunStatus.ERROR
+        feed.record(
+            "agent.error" if failed else "agent.stopped",
+            project=run.project,
+            agent=run.project,
+            task_id=run.task,
+            data={"run": run.id, "exit_code": exit_code, "status": run.status, "error": error},
+            level="error" if failed else "info",
+        )
+    Agent.objects.filter(pk=run.project).exclude(status=AgentStatus.STALE).update(status=AgentStatus.IDLE)
+    return run
+
+
+# Reaping ------------------------------------------------------------------
+
+
+def reap_stale(threshold=None, dry_run=False):
+    """Mark silent working agents stale and give their tasks and runs back.
+
+    Returns one dict per agent reaped (or that would be, with dry_run).
+    """
+    threshold = settings.ADT_STALE_SECONDS if threshold is None else threshold
+    if threshold < 0:
+        raise InvalidInput("--threshold must not be negative")
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=threshold)
+    holders = set(Task.objects.in_progress().values_list("assigned_to", flat=True).distinct())
+    candidates = list(Agent.objects.stale_candidates(cutoff, holders).values_list("project", "last_heartbeat"))
+    if dry_run:
+        return [_would_reap(name, beat, now) for name, beat in candidates]
+
+    # Events a killed process left in an outbox.
+    relay.relay_all()
+
+    reaped = {}
+    for name, beat in candidates:
+        with transaction.atomic(using=MAIN):
+            # Only if still silent: a heartbeat since the read above saves it.
+            if not Agent.objects.stale_candidates(cutoff, holders).filter(pk=name).update(status=AgentStatus.STALE):
+                continue
+            silent = (now - beat).total_seconds() if beat else None
+            _event("agent.stale", name, data={"last_heartbeat": beat.isoformat() if beat else None, "silent_seconds": silent}, level="warn")
+        reaped[name] = {"agent": name, "last_heartbeat": beat, "requeued": [], "failed": [], "runs_closed": []}
+
+    # The agents just found dead (even if one beat again since: the decision
+    # stands and it will be fenced), those a reaper killed half way left
+    # stale, and holders that are not registered agents at all.
+    known = set(Agent.objects.filter(pk__in=list(holders)).values_list("project", flat=True))
+    stale = set(Agent.objects.filter(status=AgentStatus.STALE).values_list("project", flat=True))
+    stale |= set(reaped) | (holders - known)
+    holders = set(
+        Task.objects.in_progress().filter(assigned_to__in=stale, started_at__lt=now)
+        .values_list("assigned_to", flat=True).distinct()
+    )
+    runners = set(
+        AgentRun.objects.filter(project__in=stale, status=RunStatus.RUNNING, started_at__lt=now)
+        .values_list("project", flat=True).distinct()
+    )
+    for name in sorted(holders | runners):
+        entry = reaped.setdefault(name, {"agent": name, "last_heartbeat": None, "requeued": [], "failed": [], "runs_closed": []})
+        reason = f"agent {name} stopped heartbeating"
+        for task in queue.requeue_held_by(name, reason, started_before=now):
+            entry["failed" if task.status == "failed" else "requeued"].append(task.id)
+        entry["runs_closed"] = _close_runs(name, reason, now)
+    return list(reaped.values())
+
+
+def sweep(threshold=None, dry_run=False):
+    """The reaper's whole round (reap_stale_agents, and long-running processes now and then):
+    dead agents reaped, and tasks past their deadline taken back even from living agents."""
+    global _last_sweep
+    _last_sweep = time.monotonic()
+    reaped = reap_stale(threshold, dry_run=dry_run)
+    if dry_run:
+        overdue = Task.objects.overdue(timezone.now()).order_by("deadline", "id")
+        timed_out = [{"id": t.id, "agent": t.assigned_to, "status": t.status} for t in overdue]
+    else:
+        timed_out = queue.requeue_overdue()
+    return {"agents": reaped, "timed_out": timed_out}
+
+
+def maybe_sweep():
+    """A sweep, if this process has not run one for ADT_SWEEP_INTERVAL seconds (a waiting claim_task calls this)."""
+    if time.monotonic() - _last_sweep >= settings.ADT_SWEEP_INTERVAL:
+        sweep()
+
+
+def _would_reap(name, beat, now):
+    return {
+        "agent": name,
+        "last_heartbeat": beat,
+        "requeued": list(Task.objects.held_by(name).values_list("id", flat=True)),
+        "failed": [],
+        "runs_closed": list(AgentRun.objects.filter(project=name, status=RunStatus.RUNNING).values_list("id", flat=True)),
+    }
+
+
+def _close_runs(name, reason, now):
+    with transaction.atomic(using=LOGS):
+        runs = list(AgentRun.objects.select_for_update().filter(project=name, status=RunStatus.RUNNING, started_at__lt=now))
+        for run in runs:
+            run.status = RunStatus.ERROR
+            run.error = reason
+            run.ended_at = now
+            run.save(update_fields=["status", "error", "ended_at"])
+            feed.record("agent.error", project=name, agent=name, task_id=run.task, data={"run": run.id, "error": reason}, level="error")
+    return [run.id for run in runs]
+
+
+# Status -------------------------------------------------------------------
+
+
+def overview():
+    """Every agent with its state, heartbeat age, current tasks and last run."""
+    now = timezone.now()
+    agents = list(Agent.objects.all())
+    names = [a.name for a in agents]
+    current = {}
+    for task_id, holder in Task.objects.in_progress().filter(assigned_to__in=names).order_by("started_at").values_list("id", "assigned_to"):
+        current.setdefault(holder, []).append(task_id)
+    last_ids = (
+        AgentRun.objects.filter(project__in=names).values("project").annotate(last=Max("id")).values_list("last", flat=True)
+    )
+    last_runs = {run.project: run for run in AgentRun.objects.filter(id__in=list(last_ids))}
+    return [
+        {
+            "agent": agent,
+            "heartbeat_age": agent.heartbeat_age(now),
+            "tasks": current.get(agent.name, []),
+            "last_run": last_runs.get(agent.name),
+        }
+        for agent in agents
+    ]

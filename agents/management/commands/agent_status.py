@@ -1,0 +1,54 @@
+from agents import lifecycle
+from common.cli import ADTCommand
+
+
+def _age(seconds):
+    if seconds is None:
+        return "never"
+    if seconds < 120:
+        return f"{seconds:.0f}s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m ago"
+    return f"{seconds / 3600:.1f}h ago"
+
+
+class Command(ADTCommand):
+    help = "Show every agent: state, last heartbeat, current task, last run."
+
+    def handle(self, *args, **options):
+        rows = lifecycle.overview()
+        data = {
+            "agents": [
+                {
+                    "agent": row["agent"].name,
+                    "provider": row["agent"].provider,
+                    "status": row["agent"].status,
+                    "last_heartbeat": row["agent"].last_heartbeat,
+                    "heartbeat_age_seconds": row["heartbeat_age"],
+                    "tasks": row["tasks"],
+                    "last_run": _run(row["last_run"]),
+                }
+                for row in rows
+            ]
+        }
+        header = f"{'AGENT':20} {'STATUS':8} {'HEARTBEAT':12} {'TASK':18} LAST RUN"
+        lines = [header] + [
+            f"{row['agent'].name:20} {row['agent'].status:8} {_age(row['heartbeat_age']):12} "
+            f"{(','.join(row['tasks']) or '-'):18} {_run_text(row['last_run'])}"
+            for row in rows
+        ]
+        if not rows:
+            lines = ["no agents registered (register_project NAME PATH)"]
+        self.emit(data, lines)
+
+
+def _run(run):
+    if run is None:
+        return None
+    return {"id": run.id, "status": run.status, "started_at": run.started_at, "ended_at": run.ended_at, "exit_code": run.exit_code}
+
+
+def _run_text(run):
+    if run is None:
+        return "-"
+    return f"#{run.id} {run.status}" + (f" (exit {run.exit_code})" if run.exit_code is not None else "")

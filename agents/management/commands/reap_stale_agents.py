@@ -1,0 +1,34 @@
+from django.conf import settings
+
+from agents import lifecycle
+from common.cli import ADTCommand
+
+
+class Command(ADTCommand):
+    help = (
+        "Mark working agents with no recent heartbeat stale and put their tasks back in the queue; "
+        "put back every task past its deadline, and copy events a killed process left behind."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--threshold", type=float, default=None, metavar="SECONDS",
+                            help=f"Silence that makes an agent stale (default {settings.ADT_STALE_SECONDS}).")
+        parser.add_argument("--dry-run", action="store_true", help="Show what would be reaped; change nothing.")
+
+    def handle(self, *args, **options):
+        swept = lifecycle.sweep(options["threshold"], dry_run=options["dry_run"])
+        verb = "would reap" if options["dry_run"] else "reaped"
+        lines = [
+            f"{verb} {r['agent']}: {len(r['requeued'])} task(s) requeued, {len(r['failed'])} failed, {len(r['runs_closed'])} run(s) closed"
+            for r in swept["agents"]
+        ] or [f"{verb} no agents"]
+        timed_out = swept["timed_out"]
+        if timed_out:
+            verb = "would take back" if options["dry_run"] else "took back"
+            failed = sum(1 for t in timed_out if t["status"] == "failed")
+            lines.append(
+                f"{verb} {len(timed_out)} task(s) past their deadline"
+                + (f" ({failed} failed, out of retries)" if failed and not options["dry_run"] else "")
+                + ": " + ", ".join(t["id"] for t in timed_out)
+            )
+        self.emit({"dry_run": options["dry_run"], **swept}, lines)
