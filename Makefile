@@ -33,8 +33,10 @@ run: migrate static
 serve: migrate static
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py
 
+# ruff, then the import contracts of pyproject.toml (docs/architecture.md).
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 migrations-check: $(VENV)/.runtime
 	ADT_HOME=$$(mktemp -d) $(MANAGE) makemigrations --check --dry-run

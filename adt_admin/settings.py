@@ -111,7 +111,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
-    "adt_admin.apps.ADTAdminConfig",  # last: see its ready()
 ]
 
 MIDDLEWARE = [
@@ -156,9 +155,7 @@ try:
     DATABASES = {
         "default": _database("default", "ADT_MAIN_DB", "main.db"),
         # Claims rewrite a few small rows and index entries: with 2 KB pages
-        # each commit copies half as many bytes into the WAL (8 workers did
-        # about 6% more claims+completes/s; the dashboard's counts, which
-        # read whole index ranges, take about a fifth longer at 1M tasks).
+        # each commit copies half as many bytes into the WAL.
         "tasks": _database("tasks", "ADT_TASKS_DB", "tasks.db", page_size=2048),
         "logs": _database("logs", "ADT_LOGS_DB", "logs.db"),
     }
@@ -207,8 +204,8 @@ ADT_MAX_RETRIES = envint("ADT_MAX_RETRIES", 3)
 ADT_STALE_SECONDS = envint("ADT_STALE_SECONDS", 30)
 ADT_LOG_RETENTION_DAYS = envint("ADT_LOG_RETENTION_DAYS", 90)
 # How often a busy process copies its events to logs.db (see events.relay).
-# The feed polls every 2 s, so a quarter second is not seen there; each copy
-# holds tasks.db's write lock while it drops the rows it copied.
+# Each copy holds tasks.db's write lock while it drops the rows it copied, so
+# a busy process copies in batches; the interval is short next to the feed's poll.
 ADT_EVENT_RELAY_INTERVAL = float(os.environ.get("ADT_EVENT_RELAY_INTERVAL") or 0.25)
 # Seconds a claimed task may stay in progress before the reaper takes it back
 # (a task's --timeout and its project's `task_timeout` come first). Unset: no limit.

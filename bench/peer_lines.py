@@ -107,9 +107,9 @@ class ADT(Line):
         django.setup()
         from tasks import queue
 
-        try:
+        if (self.root / "agents").is_dir():
             from agents import lifecycle
-        except ImportError:  # a checkout from before the agents app
+        else:  # a checkout from before the agents app
             from projects import agents as lifecycle
         self.agents, self.queue = lifecycle, queue
         # A checkout from before the agents' claim claims through the queue.

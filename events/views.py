@@ -14,7 +14,8 @@ from projects.models import Project
 # Offered in the type filter (any other type can be typed in): the ones the
 # domain modules write.
 KNOWN_TYPES = [
-    "task.created", "task.claimed", "task.completed", "task.failed", "task.retried", "task.cancelled",
+    "task.created", "task.claimed", "task.completed", "task.attempt_failed", "task.failed", "task.retried",
+    "task.cancelled", "task.extended",
     "task.requeued", "task.reprioritized", "agent.started", "agent.stopped", "agent.error", "agent.stale",
     "agent.recovered", "project.registered", "project.updated",
 ]

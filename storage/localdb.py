@@ -56,6 +56,11 @@ def connect(alias):
     return conn
 
 
+def open_file(file):
+    """A plain sqlite3 connection to a file of our own (an archive), created if missing, in autocommit mode."""
+    return sqlite3.connect(file, timeout=30, isolation_level=None)
+
+
 def manual_checkpoints(conn):
     """Leave checkpoints to breathe(), which runs one after each write.
 

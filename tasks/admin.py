@@ -11,7 +11,7 @@ from common.errors import ADTError
 from common.paging import BigTableAdmin
 from common.web import by
 from projects.admin import ProjectFilter
-from tasks import queue
+from tasks import many, queue
 from tasks.models import PRIORITY_RANK, Priority, Task, priority_rank
 
 TASK_ID = re.compile(r"[0-9a-f]{16}")
@@ -119,19 +119,8 @@ class TaskAdmin(BigTableAdmin):
         if len(ids) > MAX_ACTION:
             self.message_user(request, f"More than {MAX_ACTION} tasks selected; narrow the filter.", messages.ERROR)
             return
-        changed, errors = 0, []
-        for task_id in ids:
-            try:
-                change(task_id)
-                changed += 1
-            except ADTError as e:
-                errors.append(str(e))
-        if changed:
-            self.message_user(request, f"{done} {changed} task{'s' if changed != 1 else ''}.", messages.SUCCESS)
-        for error in errors[:5]:
-            self.message_user(request, error, messages.WARNING)
-        if len(errors) > 5:
-            self.message_user(request, f"… and {len(errors) - 5} more not changed.", messages.WARNING)
+        for level, text in many.apply(ids, change, done):
+            self.message_user(request, text, level)
 
     @admin.action(description="Cancel the selected tasks")
     def cancel(self, request, queryset):

@@ -24,7 +24,6 @@ import fcntl
 import json
 import os
 import re
-import sqlite3
 import time
 from contextlib import contextmanager
 from datetime import UTC, timedelta
@@ -39,8 +38,8 @@ from storage import localdb
 from tasks.models import FINISHED, Status
 
 TASKS = "tasks"
-# Rows per batch. tasks.db's write lock is held to delete one batch; tuned
-# with bench/archive.py so claims keep a p99 under 100 ms while archiving.
+# Rows per batch. tasks.db's write lock is held to delete one batch, so it is
+# small enough for claims to cut in between (bench/archive.py).
 BATCH_SIZE = 500
 # Batches per round: the rows copied to the archive files per commit.
 ROUND = 20
@@ -287,7 +286,7 @@ class _Run:
         """An archive file's connection, the file created with tasks.db's own `tasks` schema."""
         if name in self.archives:
             return self.archives[name]
-        db = sqlite3.connect(self.dir / name, timeout=30, isolation_level=None)
+        db = localdb.open_file(self.dir / name)
         # A rollback journal and a full fsync per commit: the file stands
         # alone when closed, and a commit here is on disk before step 3 runs.
         db.execute("PRAGMA journal_mode=DELETE")

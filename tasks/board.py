@@ -28,8 +28,8 @@ def status_counts():
     """Tasks per status, exact, in one statement (so one consistent snapshot).
 
     Completed tasks are most of a long-lived queue; counting them is a scan
-    of ~900k index entries at 1M tasks (60-300 ms here, and GROUP BY status
-    costs that much again). So this counts the table (SQLite's fast whole-table
+    of nearly every index entry (and GROUP BY status costs that much again).
+    So this counts the table (SQLite's fast whole-table
     COUNT(*)) and every other status (small index ranges), and derives
     completed as the difference. Rows with no status are counted apart; a
     status outside the five (only raw SQL could write one) would show as

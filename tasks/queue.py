@@ -18,6 +18,7 @@ from django.utils import timezone
 from common.errors import Conflict, InvalidInput, NotFound
 from events import relay
 from projects.models import Project
+from storage import statements
 from tasks.models import PRIORITY_RANK_SQL, Outbox, Priority, Status, Task
 
 TASKS = "tasks"
@@ -193,7 +194,7 @@ def fail(task_id, agent, error, lease=None):
         task = _locked(task_id)
         _check_holder(task, agent, lease)
         task.error = error
-        _give_back(task, "task.retried", agent=agent, error=error, final_error=error)
+        _give_back(task, "task.attempt_failed", agent=agent, error=error, final_error=error)
     return task
 
 
@@ -315,9 +316,7 @@ def _sql_for(connection, build, variant):
 
 def _returning(connection, build, variant, params):
     """Run one of the UPDATE … RETURNING statements and return its row as a Task, or None."""
-    with connection.cursor() as cursor:
-        cursor.execute(_sql_for(connection, build, variant), params)
-        row = cursor.fetchone()
+    row = statements.fetch_one(connection, _sql_for(connection, build, variant), params)
     return None if row is None else _task_from_row(connection, row)
 
 

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from common.errors import ADTError, NotFound
 from common.web import PAGE_ROWS, by, render_page, staff_required
 from events.models import Event
-from tasks import board, queue
+from tasks import board, many, queue
 from tasks.forms import QueueFilters
 from tasks.models import Priority, Task
 
@@ -121,19 +121,9 @@ def bulk(request):
         messages.error(request, f"{len(ids)} tasks selected; at most {MAX_BULK} at a time.")
     else:
         done, change = ACTIONS[action]
-        changed, errors = 0, []
-        for task_id in ids:
-            try:
-                change(task_id, by(request), request.POST)
-                changed += 1
-            except ADTError as e:
-                errors.append(str(e))
-        if changed:
-            messages.success(request, f"{done} {changed} task{'s' if changed != 1 else ''}.")
-        for error in errors[:5]:
-            messages.error(request, error)
-        if len(errors) > 5:
-            messages.error(request, f"… and {len(errors) - 5} more not changed.")
+        who = by(request)
+        for level, text in many.apply(ids, lambda task_id: change(task_id, who, request.POST), done):
+            messages.add_message(request, level, text)
     if not request.htmx:
         return _redirect_back(request)
     return render(request, "tasks/queue.html#bulked", _listing_context(request, request.GET))

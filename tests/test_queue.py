@@ -187,7 +187,7 @@ def test_failing_retries_up_to_the_limit_then_stays_failed_with_its_error(settin
     final = queue.fail(task.id, "worker", error="boom 3")
     assert (final.status, final.retry_count, final.error) == ("failed", 2, "boom 3")
     assert event_types(task.id) == [
-        "task.created", "task.claimed", "task.retried", "task.claimed", "task.retried", "task.claimed", "task.failed",
+        "task.created", "task.claimed", "task.attempt_failed", "task.claimed", "task.attempt_failed", "task.claimed", "task.failed",
     ]
 
 
@@ -224,14 +224,40 @@ def test_an_unknown_task_is_not_found():
             call()
 
 
+def claim_statement(project):
+    """The SQL and parameters of one claim, as Django's execute_wrappers see it."""
+    seen = []
+
+    def watch(execute, sql, params, many, context):
+        seen.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connections["tasks"].execute_wrapper(watch):
+        lifecycle.claim("worker", project)
+    return next((sql, params) for sql, params in seen if sql.startswith("UPDATE tasks SET status = 'in_progress'"))
+
+
 def claim_plan(project):
-    connection = connections["tasks"]
-    sql = queue._claim_sql(connection, project)
-    now = "2026-01-01 00:00:00"
-    params = ["agent", now, now, None] + ([project] if project else [])
-    with connection.cursor() as cursor:
+    sql, params = claim_statement(project)
+    with connections["tasks"].cursor() as cursor:
         cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
         return " | ".join(row[-1] for row in cursor.fetchall())
+
+
+def test_instrumentation_sees_every_claim_and_completion():
+    task = factories.task()
+    seen = []
+
+    def watch(execute, sql, params, many, context):
+        seen.append(sql.split(" WHERE ")[0])
+        return execute(sql, params, many, context)
+
+    with connections["tasks"].execute_wrapper(watch):
+        claimed = lifecycle.claim("worker", "demo")
+        queue.complete(claimed.id, "worker")
+    assert claimed.id == task.id
+    assert "UPDATE tasks SET status = 'in_progress', assigned_to = %s, started_at = %s, deadline = " in seen[0]
+    assert "UPDATE tasks SET status = 'completed', completed_at = %s, result = %s" in seen
 
 
 @pytest.mark.parametrize("project", [None, "demo"])

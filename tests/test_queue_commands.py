@@ -59,8 +59,13 @@ def test_claim_task_wait_picks_up_a_task_added_meanwhile(home):
     import subprocess
     import time
 
+    before = home.scalar("main", "SELECT last_heartbeat FROM agents WHERE project = 'demo'")
     waiting = home.popen("manage.py", "claim_task", "--agent", "demo", "--wait", "20", "--json", stdout=subprocess.PIPE, text=True)
-    time.sleep(1.5)
+    deadline = time.monotonic() + 20
+    # Its first claim found nothing (and beat): it is waiting now.
+    while home.scalar("main", "SELECT last_heartbeat FROM agents WHERE project = 'demo'") == before:
+        assert time.monotonic() < deadline and waiting.poll() is None
+        time.sleep(0.05)
     home.manage("add_task", "--project", "demo", "--description", "late arrival")
     out, _ = waiting.communicate(timeout=30)
     assert waiting.returncode == 0

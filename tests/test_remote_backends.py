@@ -155,7 +155,7 @@ def test_the_queue_lifecycle_works_the_same(remote):
     state = remote.state()
     assert state["status"] == {"completed": 1, "pending": 1}
     types = Counter(k for _, k, _ in state["events"])
-    assert types == Counter({"task.created": 2, "task.claimed": 2, "task.completed": 1, "task.retried": 1})
+    assert types == Counter({"task.created": 2, "task.claimed": 2, "task.completed": 1, "task.attempt_failed": 1})
     assert remote.manage("reap_stale_agents", "--threshold", "0").returncode == 0
     assert "demo" in remote.manage("agent_status").stdout
 

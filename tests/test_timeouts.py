@@ -39,7 +39,7 @@ class TestInProcess:
         queue.enqueue("demo", "no limit anywhere")
         assert lifecycle.claim("demo", "demo").deadline is None
         settings.ADT_TASK_TIMEOUT = 30
-        queue._project_limits.clear()  # a long-running process rereads it within a second
+        settings.ADT_CLAIM_HEARTBEAT_INTERVAL = 0  # how soon a long-running process rereads it
         queue.enqueue("demo", "the setting's limit")
         claimed = lifecycle.claim("demo", "demo")
         assert round((claimed.deadline - claimed.started_at).total_seconds()) == 30
