@@ -171,9 +171,15 @@ def test_agents_killed_and_restarted_at_once_strand_no_task(adt):
     def unfinished():
         return adt.scalar("tasks", "SELECT COUNT(*) FROM tasks WHERE status != 'completed'")
 
+    def holds_a_task(name):
+        return adt.scalar("tasks", "SELECT COUNT(*) FROM tasks WHERE assigned_to = ? AND status = 'in_progress'", (name,))
+
     while time.monotonic() < deadline and kills < 12 and unfinished() > 8:
-        time.sleep(rng.uniform(0.3, 1.2))
         name = rng.choice(names)
+        # Killed while it holds a task (however slowly this machine starts it), at a random moment of that work.
+        while not holds_a_task(name) and procs[name].poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, 0.3))
         if procs[name].poll() is None:
             procs[name].send_signal(signal.SIGKILL)
             kills += 1

@@ -155,15 +155,6 @@ def test_a_new_tasks_db_has_small_pages_and_keeps_them(tmp_path):
     assert sqlite3.connect(adt.path("tasks")).execute("PRAGMA page_size").fetchone()[0] == 2048
 
 
-def test_a_started_process_keeps_what_django_built_out_of_the_cyclic_collector(tmp_path):
-    from tests.support import ADT
-
-    adt = ADT(tmp_path)
-    result = adt.manage("shell", "-c", "import gc; print(gc.get_freeze_count())")
-    assert result.returncode == 0, result.stderr
-    assert int(result.stdout.split()[-1]) > 10_000  # frozen once every app was ready
-
-
 def test_migrate_with_database_does_only_that_one(tmp_path):
     from tests.support import ADT
 
