@@ -71,3 +71,56 @@ class ADT:
                 for table in tables:
                     out[f"{db}.{table}"] = sorted(map(repr, conn.execute(f'SELECT * FROM "{table}"')))
         return out
+
+
+class InProcess:
+    """The commands run in the test process by call_command, on the test
+    databases, for tests where the process boundary does not matter; the same
+    interface as ADT. `subprocess` runs one as a real process on the same
+    files (for exit status 2, which only argparse's own exit gives)."""
+
+    ALIASES = {"main": "default", "tasks": "tasks", "logs": "logs"}
+
+    def manage(self, *args, input=None):
+        from io import StringIO
+
+        from django.core.management import CommandError, call_command
+
+        from events import relay
+
+        out, err = StringIO(), StringIO()
+        returncode = 0
+        try:
+            call_command(*map(str, args), stdout=out, stderr=err)
+        except CommandError as e:
+            returncode = e.returncode
+            err.write(f"error: {e}\n")
+        except SystemExit as e:
+            returncode = e.code
+        finally:
+            relay.flush()  # what the end of a command's process does
+        return Result(subprocess.CompletedProcess(args, returncode, out.getvalue(), err.getvalue()))
+
+    def path(self, db):
+        from django.db import connections
+
+        return Path(connections[self.ALIASES[db]].settings_dict["NAME"])
+
+    @property
+    def env(self):
+        paths = {"ADT_MAIN_DB": self.path("main"), "ADT_TASKS_DB": self.path("tasks"), "ADT_LOGS_DB": self.path("logs")}
+        return environment(self.path("main").parent, **paths)
+
+    def subprocess(self, *args, timeout=120):
+        proc = subprocess.run(
+            [PYTHON, "manage.py", *map(str, args)],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout,
+        )
+        return Result(proc)
+
+    def popen(self, *args, **kwargs):
+        return subprocess.Popen([PYTHON, *map(str, args)], cwd=ROOT, env=self.env, **kwargs)
+
+    sql = ADT.sql
+    scalar = ADT.scalar
+    snapshot = ADT.snapshot

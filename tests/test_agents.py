@@ -13,6 +13,11 @@ from events.models import AgentRun, Event
 from tasks import queue
 from tasks.models import Task
 from tests import factories
+from tests.support import InProcess
+
+
+# In-process (call_command) unless a test needs a process of its own.
+pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
 
 def silence(name, seconds):
@@ -167,7 +172,8 @@ class TestInProcess:
 
 
 @pytest.fixture
-def home(adt):
+def home():
+    adt = InProcess()
     for name in ("demo", "rescuer"):
         assert adt.manage("register_project", name, f"/srv/{name}").returncode == 0
     return adt

@@ -4,17 +4,29 @@ import json
 
 import pytest
 
+from tests.support import InProcess
+
+# In-process (call_command) unless a test needs a process of its own.
+pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
+
 CLAIM_KEYS = {"id", "project", "description", "priority", "status", "assigned_to", "created_at", "started_at", "retry_count", "metadata"}
 
 
 @pytest.fixture
-def home(adt):
+def cli():
+    return InProcess()
+
+
+@pytest.fixture
+def home(cli):
+    adt = cli
     assert adt.manage("register_project", "demo", "/srv/demo").returncode == 0
     assert adt.manage("register_project", "helper", "/srv/helper", "--provider", "claude", "--worktree", "wt1").returncode == 0
     return adt
 
 
-def test_register_project_creates_the_project_and_its_agent(adt):
+def test_register_project_creates_the_project_and_its_agent(cli):
+    adt = cli
     result = adt.manage("register_project", "demo", "/srv/demo", "--worktree", "main", "--config", '{"max_retries": 5}', "--json")
     assert result.returncode == 0, result.stderr
     data = result.json()
@@ -125,7 +137,7 @@ def test_bad_input_is_one_line_on_stderr_a_nonzero_exit_and_writes_nothing(home,
     pending = home.manage("add_task", "--project", "demo", "--description", "keep me", "--json").json()["id"]
     args = [pending if a == "PENDING" else a for a in args]
     before = home.snapshot()
-    result = home.manage(*args)
+    result = home.subprocess(*args)  # what an agent's process prints and exits with
     assert result.returncode == status, result
     assert message in result.stderr
     assert "Traceback" not in result.stderr

@@ -11,6 +11,11 @@ from events.models import Event
 from tasks import queue
 from tasks.models import Task
 from tests import factories
+from tests.support import InProcess
+
+
+# In-process (call_command) unless a test needs a process of its own.
+pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
 
 def overdue(task_id, seconds=1):
@@ -39,7 +44,6 @@ class TestInProcess:
         queue.enqueue("demo", "no limit anywhere")
         assert lifecycle.claim("demo", "demo").deadline is None
         settings.ADT_TASK_TIMEOUT = 30
-        settings.ADT_CLAIM_HEARTBEAT_INTERVAL = 0  # how soon a long-running process rereads it
         queue.enqueue("demo", "the setting's limit")
         claimed = lifecycle.claim("demo", "demo")
         assert round((claimed.deadline - claimed.started_at).total_seconds()) == 30
@@ -107,7 +111,8 @@ class TestInProcess:
 
 
 @pytest.fixture
-def home(adt):
+def home():
+    adt = InProcess()
     assert adt.manage("register_project", "demo", "/srv/demo").returncode == 0
     return adt
 
@@ -148,7 +153,7 @@ def test_extend_task_pushes_the_deadline_for_the_holder_only(home):
 def test_a_bad_time_limit_is_refused_with_one_line_and_nothing_written(home):
     before = home.snapshot()
     for args, status in ((["--timeout", "0"], 1), (["--timeout", "soon"], 2)):
-        result = home.manage("add_task", "--project", "demo", "--description", "x", *args)
+        result = home.subprocess("add_task", "--project", "demo", "--description", "x", *args)
         assert result.returncode == status and "Traceback" not in result.stderr
     bad_config = home.manage("register_project", "demo", "/srv/demo", "--config", '{"task_timeout": "1h"}')
     assert bad_config.returncode == 1
@@ -162,6 +167,6 @@ def test_an_agent_waiting_for_work_enforces_time_limits_without_cron(home):
     assert home.manage("claim_task", "--agent", "demo").returncode == 0
     home.sql("tasks", "UPDATE tasks SET deadline = '2000-01-01 00:00:00'")
     # Another agent waits on its own (empty) project; its sweep takes the task back.
-    waited = home.manage("claim_task", "--agent", "waiter", "--wait", "1")
+    waited = home.subprocess("claim_task", "--agent", "waiter", "--wait", "1")  # a waiting process of its own
     assert waited.returncode == 3
     assert home.sql("tasks", "SELECT id, status FROM tasks") == [(task_id, "pending")]
