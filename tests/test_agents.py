@@ -15,7 +15,6 @@ from tasks.models import Task
 from tests import factories
 from tests.support import InProcess
 
-
 # In-process (call_command) unless a test needs a process of its own.
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
