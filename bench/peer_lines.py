@@ -288,6 +288,7 @@ class RawOnADTSchema(Raw):
 
     home = ADT.home
     env = ADT.env
+    settings = ADT.settings
 
     @property
     def path(self):
