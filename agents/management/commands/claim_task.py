@@ -2,7 +2,8 @@ import sys
 import time
 
 from agents import lifecycle
-from common.cli import ADTCommand, task_dict, task_line
+from common.cli import ADTCommand
+from tasks.output import task_dict, task_line
 
 NOTHING_PENDING = 3
 

@@ -1,5 +1,6 @@
-from common.cli import ADTCommand, datetime_argument, task_dict, task_line
+from common.cli import ADTCommand, datetime_argument
 from tasks import queue
+from tasks.output import task_dict, task_line
 
 
 class Command(ADTCommand):

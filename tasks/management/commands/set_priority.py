@@ -1,6 +1,7 @@
-from common.cli import ADTCommand, task_dict, task_line
+from common.cli import ADTCommand
 from tasks import queue
 from tasks.models import Priority
+from tasks.output import task_dict, task_line
 
 
 class Command(ADTCommand):
