@@ -215,6 +215,8 @@ if ADT_TASK_TIMEOUT is not None and ADT_TASK_TIMEOUT < 1:
 # How often a long-running process (claim_task --wait) runs the reaper's sweep
 # while it waits: time limits and dead agents are enforced without cron.
 ADT_SWEEP_INTERVAL = float(os.environ.get("ADT_SWEEP_INTERVAL") or 10)
+# How often a claiming process makes due scheduled tasks pending (the reaper does too).
+ADT_SCHEDULE_CHECK_INTERVAL = float(os.environ.get("ADT_SCHEDULE_CHECK_INTERVAL") or 1.0)
 # How often a process claiming in a loop writes the claim's heartbeat (see agents.lifecycle.claim).
 ADT_CLAIM_HEARTBEAT_INTERVAL = float(os.environ.get("ADT_CLAIM_HEARTBEAT_INTERVAL") or 1.0)
 

@@ -236,7 +236,8 @@ def reap_stale(threshold=None, dry_run=False):
 
 def sweep(threshold=None, dry_run=False):
     """The reaper's whole round (reap_stale_agents, and long-running processes now and then):
-    dead agents reaped, and tasks past their deadline taken back even from living agents."""
+    dead agents reaped, tasks past their deadline taken back even from living agents, and
+    scheduled tasks whose time has come made pending."""
     global _last_sweep
     _last_sweep = time.monotonic()
     reaped = reap_stale(threshold, dry_run=dry_run)
@@ -245,7 +246,8 @@ def sweep(threshold=None, dry_run=False):
         timed_out = [{"id": t.id, "agent": t.assigned_to, "status": t.status} for t in overdue]
     else:
         timed_out = queue.requeue_overdue()
-    return {"agents": reaped, "timed_out": timed_out}
+    due = list(Task.objects.due(timezone.now()).values_list("id", flat=True)) if dry_run else queue.promote_due()
+    return {"agents": reaped, "timed_out": timed_out, "due": due}
 
 
 def maybe_sweep():

@@ -14,10 +14,10 @@ from projects.models import Project
 # Offered in the type filter (any other type can be typed in): the ones the
 # domain modules write.
 KNOWN_TYPES = [
-    "task.created", "task.claimed", "task.completed", "task.attempt_failed", "task.failed", "task.retried",
-    "task.cancelled", "task.extended",
-    "task.requeued", "task.reprioritized", "agent.started", "agent.stopped", "agent.error", "agent.stale",
-    "agent.recovered", "project.registered", "project.updated",
+    "task.created", "task.scheduled", "task.due", "task.claimed", "task.completed", "task.attempt_failed",
+    "task.failed", "task.retried", "task.cancelled", "task.extended", "task.requeued", "task.reprioritized",
+    "agent.started", "agent.stopped", "agent.error", "agent.stale", "agent.recovered",
+    "project.registered", "project.updated",
 ]
 # One poll brings at most this many events; the next poll brings the rest.
 POLL_ROWS = 200

@@ -15,7 +15,7 @@ from tasks.models import PRIORITY_RANK, Status, Task, priority_rank
 ACTIVE = (Status.IN_PROGRESS, Status.PENDING)
 # The order statuses are listed in on the queue page (each in claim order):
 # what agents hold now, what they will take next, then the finished ones.
-LISTING_ORDER = (Status.IN_PROGRESS, Status.PENDING, Status.FAILED, Status.CANCELLED, Status.COMPLETED)
+LISTING_ORDER = (Status.IN_PROGRESS, Status.PENDING, Status.SCHEDULED, Status.FAILED, Status.CANCELLED, Status.COMPLETED)
 
 
 def _count(queryset):

@@ -18,6 +18,8 @@ class Priority(models.TextChoices):
 
 
 class Status(models.TextChoices):
+    # Waiting for its run_at (add_task --at/--in); claims never see it.
+    SCHEDULED = "scheduled"
     PENDING = "pending"
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
@@ -26,6 +28,8 @@ class Status(models.TextChoices):
 
 
 FINISHED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+# While a task is in one of these, its unique key is taken (add_task --unique).
+UNFINISHED = (Status.SCHEDULED, Status.PENDING, Status.IN_PROGRESS)
 
 # Claim order: urgent first, then high, normal, low. Written as literal SQL,
 # not as Case/When, because SQLite only uses an index on an expression when
@@ -62,6 +66,10 @@ class TaskQuerySet(models.QuerySet):
     def held_by(self, agent):
         return self.filter(status=Status.IN_PROGRESS, assigned_to=agent)
 
+    def due(self, now):
+        """Scheduled tasks whose time has come: what queue.promote_due makes pending."""
+        return self.filter(status=Status.SCHEDULED, run_at__lte=now)
+
     def in_claim_order(self):
         return self.order_by(priority_rank(), "created_at")
 
@@ -92,6 +100,10 @@ class Task(models.Model):
     # claim, pushed out by extend_task). Read only among in-progress tasks,
     # which idx_tasks_status finds, so it needs no index of its own.
     deadline = models.DateTimeField(null=True, blank=True)
+    # When a scheduled task becomes pending (add_task --at/--in).
+    run_at = models.DateTimeField(null=True, blank=True)
+    # add_task --unique: one unfinished task per project and key.
+    unique_key = models.TextField(null=True, blank=True)
 
     objects = TaskQuerySet.as_manager()
 
@@ -125,6 +137,17 @@ class Task(models.Model):
             # The admin change list filtered by project, newest first: without it
             # SQLite sorts every task of the project. Written only on insert.
             models.Index(fields=["project", "created_at"], name="idx_tasks_project_created"),
+            # queue.promote_due(): the scheduled tasks in time order. Partial, so
+            # claims and completions, which never touch scheduled rows, never update it.
+            models.Index(fields=["run_at"], condition=models.Q(status="scheduled"), name="idx_tasks_scheduled"),
+        ]
+        constraints = [
+            # Two processes adding one key at once: the index, not a read, refuses the second.
+            models.UniqueConstraint(
+                fields=["project", "unique_key"],
+                condition=models.Q(unique_key__isnull=False, status__in=["scheduled", "pending", "in_progress"]),
+                name="uniq_tasks_unfinished_key",
+            ),
         ]
 
     def __str__(self):

@@ -17,6 +17,8 @@ def task_dict(task):
         "result": task.result,
         "error": task.error,
         "timeout": task.timeout,
+        "run_at": task.run_at,
+        "unique_key": task.unique_key,
         # While in progress: when the reaper takes the task back (extend_task pushes it out).
         "deadline": task.deadline if task.status == "in_progress" else None,
         # The claim's fencing token: pass it back as --lease to complete/fail.

@@ -12,19 +12,21 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from common.errors import Conflict, InvalidInput, NotFound
 from events import relay
 from projects.models import Project
 from storage import statements
-from tasks.models import PRIORITY_RANK_SQL, Outbox, Priority, Status, Task
+from tasks.models import PRIORITY_RANK_SQL, UNFINISHED, Outbox, Priority, Status, Task
 
 TASKS = "tasks"
 # Per project this process claims from: when it last read the project (it
 # exists) and the time limit its config gives.
 _project_limits = {}
+# When this process last looked for scheduled tasks that are due.
+_last_promotion = 0.0
 
 
 # Reading ------------------------------------------------------------------
@@ -88,18 +90,64 @@ def check_timeout(timeout):
 # Changes ------------------------------------------------------------------
 
 
-def enqueue(project, description, priority=Priority.NORMAL, metadata=None, timeout=None):
+def enqueue(project, description, priority=Priority.NORMAL, metadata=None, timeout=None, run_at=None, unique_key=None):
+    """Add a task and return it; see add() for the options."""
+    return add(project, description, priority, metadata, timeout, run_at, unique_key)[0]
+
+
+def add(project, description, priority=Priority.NORMAL, metadata=None, timeout=None, run_at=None, unique_key=None):
+    """Add a task. Returns (task, created).
+
+    With `run_at` in the future the task is `scheduled` until then (see
+    promote_due). With `unique_key`, while an unfinished task of the project
+    has that key, that task is returned instead (created False): the partial
+    unique index decides, so two processes adding one key at once make one task.
+    """
     check_project(project)
     check_priority(priority)
     check_timeout(timeout)
     if not description or not description.strip():
         raise InvalidInput("a task needs a description")
+    if unique_key is not None and not str(unique_key).strip():
+        raise InvalidInput("a unique key cannot be empty")
+    scheduled = run_at is not None and run_at > timezone.now()
+    data = {"priority": priority, **({"timeout": timeout} if timeout else {}), **({"unique": unique_key} if unique_key else {})}
+    try:
+        with transaction.atomic(using=TASKS):
+            task = Task.objects.create(
+                project=project, description=description, priority=priority, metadata=metadata, timeout=timeout,
+                status=Status.SCHEDULED if scheduled else Status.PENDING, run_at=run_at if scheduled else None,
+                unique_key=unique_key,
+            )
+            if scheduled:
+                _event("task.scheduled", task, data={**data, "run_at": run_at.isoformat()})
+            else:
+                _event("task.created", task, data=data)
+    except IntegrityError:
+        existing = Task.objects.filter(project=project, unique_key=unique_key, status__in=UNFINISHED).first()
+        if unique_key is None or existing is None:
+            raise
+        return existing, False
+    return task, True
+
+
+def promote_due(now=None, limit=500):
+    """Scheduled tasks whose time has come become pending (event task.due). Returns their ids.
+
+    The agents' claim calls it about once a second (agents.lifecycle), the
+    reaper's sweep every time; a first read without the write lock keeps the
+    common case (nothing due) from taking it.
+    """
+    now = now or timezone.now()
+    if not Task.objects.due(now).exists():
+        return []
     with transaction.atomic(using=TASKS):
-        task = Task.objects.create(
-            project=project, description=description, priority=priority, metadata=metadata, timeout=timeout
-        )
-        _event("task.created", task, data={"priority": priority, **({"timeout": timeout} if timeout else {})})
-    return task
+        tasks = list(Task.objects.select_for_update().due(now).order_by("run_at")[:limit])
+        for task in tasks:
+            task.status = Status.PENDING
+            task.save(update_fields=["status"])
+            _event("task.due", task, data={"run_at": task.run_at.isoformat()})
+    return [task.id for task in tasks]
 
 
 def claim(agent, project=None):
@@ -114,6 +162,7 @@ def claim(agent, project=None):
     is agents.lifecycle.claim's.
     """
     limit = project_limit(project) if project is not None else settings.ADT_TASK_TIMEOUT
+    _promote_now_and_then()
     connection = connections[TASKS]
     now = _now(connection)
     params = [agent, now, now, limit] + ([project] if project else [])
@@ -123,6 +172,14 @@ def claim(agent, project=None):
         return None
     relay.changed(Outbox)
     return task
+
+
+def _promote_now_and_then():
+    """promote_due() at most once per ADT_SCHEDULE_CHECK_INTERVAL in a claiming process."""
+    global _last_promotion
+    if time.monotonic() - _last_promotion >= settings.ADT_SCHEDULE_CHECK_INTERVAL:
+        _last_promotion = time.monotonic()
+        promote_due()
 
 
 def project_limit(project):
@@ -201,8 +258,8 @@ def fail(task_id, agent, error, lease=None):
 def cancel(task_id, by=None):
     with transaction.atomic(using=TASKS):
         task = _locked(task_id)
-        if task.status not in (Status.PENDING, Status.IN_PROGRESS):
-            raise Conflict(f"task {task.id} is {task.status}; only pending or in-progress tasks can be cancelled")
+        if task.status not in UNFINISHED:
+            raise Conflict(f"task {task.id} is {task.status}; only scheduled, pending or in-progress tasks can be cancelled")
         holder = task.assigned_to
         task.status = Status.CANCELLED
         task.completed_at = timezone.now()

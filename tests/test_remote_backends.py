@@ -160,6 +160,21 @@ def test_the_queue_lifecycle_works_the_same(remote):
     assert "demo" in remote.manage("agent_status").stdout
 
 
+def test_scheduled_and_unique_tasks_work_the_same(remote):
+    assert remote.manage("register_project", "demo", "/srv/demo").returncode == 0
+    first = remote.manage("add_task", "--project", "demo", "--description", "once", "--unique", "k", "--json").json()
+    second = remote.manage("add_task", "--project", "demo", "--description", "once", "--unique", "k", "--json").json()
+    assert (first["created"], second["created"], second["id"]) == (True, False, first["id"])
+    later = remote.manage("add_task", "--project", "demo", "--description", "later", "--at", "2000-01-01T00:00:00", "--json").json()
+    assert later["status"] == "pending"  # a time already past: due at once
+    scheduled = remote.manage("add_task", "--project", "demo", "--description", "tomorrow", "--in", "1d", "--json").json()
+    assert scheduled["status"] == "scheduled"
+    claimed = [remote.manage("claim_task", "--agent", "demo", "--json") for _ in range(3)]
+    assert [c.returncode for c in claimed] == [0, 0, 3]
+    assert {c.json()["id"] for c in claimed[:2]} == {first["id"], later["id"]}
+    assert remote.state()["status"] == {"in_progress": 2, "scheduled": 1}
+
+
 def test_processes_claim_every_task_exactly_once(remote):
     names = [f"agent{i}" for i in range(8)]
     load(remote, 160, names)

@@ -68,7 +68,7 @@ def test_dashboard_shows_queue_depth_by_status_priority_and_project(client, demo
 
     assert response.status_code == 200
     counts = {status: n for status, _, n in response.context["counts"]}
-    assert counts == {"pending": 2, "in_progress": 1, "completed": 1, "failed": 0, "cancelled": 1}
+    assert counts == {"scheduled": 0, "pending": 2, "in_progress": 1, "completed": 1, "failed": 0, "cancelled": 1}
     assert response.context["total"] == 5
     depth = {status: row for status, _, row in response.context["depth"]}
     # Columns: urgent, high, normal, low.

@@ -31,4 +31,7 @@ class Command(ADTCommand):
                 + (f" ({failed} failed, out of retries)" if failed and not options["dry_run"] else "")
                 + ": " + ", ".join(t["id"] for t in timed_out)
             )
+        if swept["due"]:
+            verb = "would make" if options["dry_run"] else "made"
+            lines.append(f"{verb} {len(swept['due'])} scheduled task(s) pending: " + ", ".join(swept["due"]))
         self.emit({"dry_run": options["dry_run"], **swept}, lines)

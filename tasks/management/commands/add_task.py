@@ -1,4 +1,9 @@
-from common.cli import ADTCommand, json_argument
+from datetime import UTC, timedelta
+
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from common.cli import ADTCommand, datetime_argument, duration_argument, json_argument
 from tasks import queue
 from tasks.models import Priority
 from tasks.output import task_dict, task_line
@@ -17,9 +22,23 @@ class Command(ADTCommand):
             help="Time limit once claimed: past it the reaper puts the task back (default: the project's "
             "task_timeout, else ADT_TASK_TIMEOUT, else none).",
         )
+        parser.add_argument("--at", metavar="ISO-8601",
+                            help="Scheduled: claimable from this time on (UTC unless it gives an offset).")
+        parser.add_argument("--in", dest="in_", metavar="DURATION",
+                            help="Scheduled: claimable after 90s, 10m, 2h, 1d…")
+        parser.add_argument("--unique", metavar="KEY",
+                            help="While a task of the project with this key is unfinished, print it instead of adding one.")
 
     def handle(self, *args, **options):
         metadata = json_argument(options["metadata"], "--metadata")
-        task = queue.enqueue(options["project"], options["description"], options["priority"], metadata,
-                             timeout=options["timeout"])
-        self.emit(task_dict(task), f"added {task_line(task)}")
+        if options["at"] and options["in_"]:
+            raise CommandError("give --at or --in, not both")
+        run_at = datetime_argument(options["at"], "--at")
+        if run_at is not None and timezone.is_naive(run_at):
+            run_at = run_at.replace(tzinfo=UTC)
+        if options["in_"]:
+            run_at = timezone.now() + timedelta(seconds=duration_argument(options["in_"], "--in"))
+        task, created = queue.add(options["project"], options["description"], options["priority"], metadata,
+                                  timeout=options["timeout"], run_at=run_at, unique_key=options["unique"])
+        verb = "added" if created else "already queued"
+        self.emit({**task_dict(task), "created": created}, f"{verb} {task_line(task)}")
