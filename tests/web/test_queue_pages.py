@@ -273,3 +273,13 @@ def test_an_action_on_the_task_page_returns_the_task_summary(client):
     html = response.content.decode()
     assert html.lstrip().startswith('<section id="task-summary" class="card status-cancelled">')
     assert f"Cancelled task {task.id}." in html
+
+
+def test_a_scheduled_task_shows_when_it_runs_and_can_be_cancelled_from_the_queue(client):
+    task = queue.enqueue("demo", "nightly update", run_at=timezone.now() + timedelta(hours=2), unique_key="nightly")
+    listing = client.get("/tasks/?status=scheduled").content.decode()
+    assert task.id in listing and f"/tasks/{task.id}/cancel" in listing
+    page = client.get(f"/tasks/{task.id}/").content.decode()
+    assert "Runs at" in page and task.run_at.strftime("%Y-%m-%d %H:%M") in page and "nightly" in page
+    client.post(f"/tasks/{task.id}/cancel", headers=HTMX)
+    assert Task.objects.get(pk=task.id).status == "cancelled"
