@@ -159,6 +159,43 @@ def reset_ours(home, n):
     conn.close()
 
 
+# Work claims never see ------------------------------------------------------
+
+
+def fill_scheduled(path, n):
+    """`n` tasks scheduled for the far future, beside whatever is pending."""
+    conn = sqlite3.connect(path)
+    conn.executemany(
+        "INSERT INTO tasks (id, project, description, priority, status, created_at, retry_count, run_at) "
+        "VALUES (?, 'bench', ?, 'normal', 'scheduled', '2026-01-01 00:00:00', 0, '2999-01-01 00:00:00')",
+        ((f"s{i:015x}", f"later {i}") for i in range(n)),
+    )
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def depth_rows(folder, runs, scheduled=1_000_000):
+    """claim_task's whole-process time (median of `runs`) with 1,000 pending,
+    alone and beside `scheduled` scheduled tasks; the two homes take turns."""
+    homes = {}
+    for label, extra in (("1,000 pending", 0), (f"1,000 pending + {scheduled:,} scheduled", scheduled)):
+        home = setup_ours(folder / f"depth-{extra}", [1])
+        fill(home / "data" / "tasks.db", 1000)
+        if extra:
+            fill_scheduled(home / "data" / "tasks.db", extra)
+        homes[label] = home
+    times = {label: [] for label in homes}
+    for _ in range(runs):
+        for label, home in homes.items():
+            env = {**os.environ, "ADT_HOME": str(home), "DJANGO_SETTINGS_MODULE": "adt_admin.settings"}
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "manage.py", "claim_task", "--agent", "bench"], cwd=ROOT, env=env,
+                           check=True, capture_output=True)
+            times[label].append(time.perf_counter() - t0)
+    return {label: statistics.median(t) for label, t in times.items()}
+
+
 # Remote servers -----------------------------------------------------------
 
 PG_SCHEMA = f"""
@@ -305,6 +342,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="measurements per line and cell; the median is reported")
     parser.add_argument("--remote-sizes", default="1000,20000")
     parser.add_argument("--no-remote", action="store_true")
+    parser.add_argument("--depth-runs", type=int, default=15, help="claim_task runs per line of the depth row (0: skip it)")
+    parser.add_argument("--only-depth", action="store_true", help="run only the depth row")
     args, _ = parser.parse_known_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     procs = [int(p) for p in args.procs.split(",")]
@@ -314,6 +353,15 @@ def main():
 
     folder = Path(tempfile.mkdtemp(prefix="adt-bench-claim-"))
     try:
+        if args.depth_runs:
+            depth = depth_rows(folder, args.depth_runs, 20_000 if args.quick else 1_000_000)
+            base = next(iter(depth.values()))
+            print(f"\nclaim_task, whole process (median of {args.depth_runs}, taking turns):")
+            for label, seconds in depth.items():
+                print(f"  {label:>40}: {seconds * 1000:6.0f} ms  {seconds / base:.2f}x")
+            print(f"  goal: within 1.2x: {'met' if max(depth.values()) / base <= 1.2 else 'NOT met'}\n")
+        if args.only_depth:
+            return
         raw_path, home = setup_raw(folder), setup_ours(folder, procs)
         results = {}
         for size in sizes:

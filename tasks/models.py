@@ -67,8 +67,14 @@ class TaskQuerySet(models.QuerySet):
         return self.filter(status=Status.IN_PROGRESS, assigned_to=agent)
 
     def due(self, now):
-        """Scheduled tasks whose time has come: what queue.promote_due makes pending."""
-        return self.filter(status=Status.SCHEDULED, run_at__lte=now)
+        """Scheduled tasks whose time has come: what queue.promote_due makes pending.
+
+        The status is written as a literal: SQLite uses the partial index
+        idx_tasks_scheduled only when the query spells its condition, and a
+        bound parameter does not (it would read every scheduled task instead).
+        """
+        scheduled = RawSQL("status = 'scheduled'", (), output_field=models.BooleanField())
+        return self.filter(scheduled, run_at__lte=now)
 
     def in_claim_order(self):
         return self.order_by(priority_rank(), "created_at")
@@ -139,7 +145,7 @@ class Task(models.Model):
             models.Index(fields=["project", "created_at"], name="idx_tasks_project_created"),
             # queue.promote_due(): the scheduled tasks in time order. Partial, so
             # claims and completions, which never touch scheduled rows, never update it.
-            models.Index(fields=["run_at"], condition=models.Q(status="scheduled"), name="idx_tasks_scheduled"),
+            models.Index(fields=["status", "run_at"], condition=models.Q(status="scheduled"), name="idx_tasks_scheduled"),
         ]
         constraints = [
             # Two processes adding one key at once: the index, not a read, refuses the second.

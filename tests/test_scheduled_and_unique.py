@@ -150,3 +150,13 @@ def test_bad_schedule_or_key_is_one_line_and_writes_nothing(cli, args, message):
     result = cli.subprocess("add_task", "--project", "demo", "--description", "x", *args)
     assert (result.returncode, result.stderr, result.stdout) == (1, message + "\n", "")
     assert cli.snapshot() == before
+
+
+def test_looking_for_due_tasks_reads_only_the_scheduled_index():
+    from django.db import connections
+
+    sql, params = Task.objects.due(timezone.now()).query.sql_with_params()
+    with connections["tasks"].cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        plan = " | ".join(row[-1] for row in cursor.fetchall())
+    assert "idx_tasks_scheduled" in plan

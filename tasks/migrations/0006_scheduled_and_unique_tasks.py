@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='task',
-            index=models.Index(condition=models.Q(('status', 'scheduled')), fields=['run_at'], name='idx_tasks_scheduled'),
+            index=models.Index(condition=models.Q(('status', 'scheduled')), fields=['status', 'run_at'], name='idx_tasks_scheduled'),
         ),
         migrations.AddConstraint(
             model_name='task',
