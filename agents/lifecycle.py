@@ -41,7 +41,11 @@ def get_agent(name):
     try:
         return Agent.objects.get(pk=name)
     except Agent.DoesNotExist:
-        raise NotFound(f"unknown agent {name!r} (agents are created by register_project)") from None
+        raise _unknown_agent(name) from None
+
+
+def _unknown_agent(name):
+    return NotFound(f"unknown agent {name!r} (agents are created by register_project)")
 
 
 def register(name, path, provider="cursor", worktree=None, config=None):
@@ -102,7 +106,7 @@ def _beat(name, status=None):
     with transaction.atomic(using=MAIN):
         was = Agent.objects.select_for_update().filter(pk=name).values_list("status", flat=True).first()
         if was is None:
-            raise NotFound(f"unknown agent {name!r} (agents are created by register_project)")
+            raise _unknown_agent(name)
         Agent.objects.filter(pk=name).beat(status=status)
         now = status or (AgentStatus.IDLE if was == AgentStatus.STALE else was)
         # A heartbeat is not news, unless the agent was given up for dead.

@@ -73,7 +73,7 @@ class TaskQuerySet(models.QuerySet):
         idx_tasks_scheduled only when the query spells its condition, and a
         bound parameter does not (it would read every scheduled task instead).
         """
-        scheduled = RawSQL("status = 'scheduled'", (), output_field=models.BooleanField())
+        scheduled = RawSQL(f"status = '{Status.SCHEDULED}'", (), output_field=models.BooleanField())
         return self.filter(scheduled, run_at__lte=now)
 
     def in_claim_order(self):
@@ -145,13 +145,13 @@ class Task(models.Model):
             models.Index(fields=["project", "created_at"], name="idx_tasks_project_created"),
             # queue.promote_due(): the scheduled tasks in time order. Partial, so
             # claims and completions, which never touch scheduled rows, never update it.
-            models.Index(fields=["status", "run_at"], condition=models.Q(status="scheduled"), name="idx_tasks_scheduled"),
+            models.Index(fields=["status", "run_at"], condition=models.Q(status=Status.SCHEDULED), name="idx_tasks_scheduled"),
         ]
         constraints = [
             # Two processes adding one key at once: the index, not a read, refuses the second.
             models.UniqueConstraint(
                 fields=["project", "unique_key"],
-                condition=models.Q(unique_key__isnull=False, status__in=["scheduled", "pending", "in_progress"]),
+                condition=models.Q(unique_key__isnull=False, status__in=UNFINISHED),
                 name="uniq_tasks_unfinished_key",
             ),
         ]

@@ -395,9 +395,10 @@ def _task_from_row(connection, row):
     for i, col, converters in _row_converters(connection):
         for converter in converters:
             values[i] = converter(values[i], col, connection)
-    return Task.from_db(connection.alias, [f.attname for f in Task._meta.concrete_fields], values)
+    return Task.from_db(connection.alias, _ATTNAMES, values)
 
 
+_ATTNAMES = [f.attname for f in Task._meta.concrete_fields]
 _converters = {}
 
 
