@@ -20,6 +20,10 @@ class Priority(models.TextChoices):
 class Status(models.TextChoices):
     # Waiting for its run_at (add_task --at/--in); claims never see it.
     SCHEDULED = "scheduled"
+    # Waiting for the tasks it depends on to complete (add_task --after).
+    BLOCKED = "blocked"
+    # Ready, but its project is paused (pause_project); pending again on resume.
+    PAUSED = "paused"
     PENDING = "pending"
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
@@ -29,7 +33,7 @@ class Status(models.TextChoices):
 
 FINISHED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
 # While a task is in one of these, its unique key is taken (add_task --unique).
-UNFINISHED = (Status.SCHEDULED, Status.PENDING, Status.IN_PROGRESS)
+UNFINISHED = (Status.SCHEDULED, Status.BLOCKED, Status.PAUSED, Status.PENDING, Status.IN_PROGRESS)
 
 # Claim order: urgent first, then high, normal, low. Written as literal SQL,
 # not as Case/When, because SQLite only uses an index on an expression when
@@ -158,6 +162,46 @@ class Task(models.Model):
 
     def __str__(self):
         return f"{self.id} {self.description[:60]}"
+
+
+class Dependency(models.Model):
+    """`task` waits for `after` to complete (add_task --after, add_dependency).
+
+    Kept after the wait is over, so a task's page shows its history. The
+    release of waiting tasks is the trigger of migration 0007: it runs inside
+    the completing UPDATE, so the release commits with the completion.
+    """
+
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="waits_for"
+    )
+    after = models.ForeignKey(
+        Task, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="waited_on_by"
+    )
+
+    class Meta:
+        db_table = "task_dependencies"
+        constraints = [models.UniqueConstraint(fields=["task", "after"], name="uniq_task_dependency")]
+        # The release on completion and the archive look up who waits for a task.
+        indexes = [models.Index(fields=["after"], name="idx_dependencies_after")]
+
+    def __str__(self):
+        return f"{self.task_id} waits for {self.after_id}"
+
+
+class Pause(models.Model):
+    """A paused project (pause_project): its ready tasks wait as `paused`, claims skip it."""
+
+    project = models.TextField(primary_key=True)
+    paused_at = models.DateTimeField(default=timezone.now)
+    paused_by = models.TextField(null=True, blank=True)
+    reason = models.TextField(null=True, blank=True)
+
+    class Meta:
+        db_table = "paused_projects"
+
+    def __str__(self):
+        return self.project
 
 
 class Outbox(OutboxEvent):

@@ -19,7 +19,11 @@ from common.errors import Conflict, InvalidInput, NotFound
 from events import relay
 from projects.models import Project
 from storage import statements
+from tasks import dependencies, outbox, pausing
+from tasks.checks import check_priority, check_project, check_timeout, whole_number
 from tasks.models import PRIORITY_RANK_SQL, UNFINISHED, Outbox, Priority, Status, Task
+
+__all__ = ["check_priority", "check_project", "check_timeout", "whole_number"]
 
 TASKS = "tasks"
 # Per project this process claims from: when it last read the project (it
@@ -44,11 +48,6 @@ def _config(project):
     return config if isinstance(config, dict) else {}
 
 
-def whole_number(value, minimum):
-    """A config or option value that must be an int (not a bool) of at least `minimum`."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-
 def max_retries(project):
     """The project's `max_retries` from projects.config, else the setting."""
     value = _config(project).get("max_retries")
@@ -66,42 +65,25 @@ def timeout_of(task):
     return task.timeout or task_timeout(task.project)
 
 
-# Validation ---------------------------------------------------------------
-
-
-def check_priority(priority):
-    if priority not in Priority.values:
-        raise InvalidInput(f"unknown priority {priority!r} (choose from {', '.join(Priority.values)})")
-    return priority
-
-
-def check_project(name):
-    if not name or not Project.objects.filter(pk=name).exists():
-        raise NotFound(f"unknown project {name!r} (register it with register_project)")
-    return name
-
-
-def check_timeout(timeout):
-    if timeout is not None and not whole_number(timeout, 1):
-        raise InvalidInput(f"a time limit must be a whole number of seconds, 1 or more, not {timeout!r}")
-    return timeout
-
-
 # Changes ------------------------------------------------------------------
 
 
-def enqueue(project, description, priority=Priority.NORMAL, metadata=None, timeout=None, run_at=None, unique_key=None):
+def enqueue(project, description, priority=Priority.NORMAL, metadata=None, timeout=None, run_at=None,
+            unique_key=None, after=None):
     """Add a task and return it; see add() for the options."""
-    return add(project, description, priority, metadata, timeout, run_at, unique_key)[0]
+    return add(project, description, priority, metadata, timeout, run_at, unique_key, after)[0]
 
 
-def add(project, description, priority=Priority.NORMAL, metadata=None, timeout=None, run_at=None, unique_key=None):
+def add(project, description, priority=Priority.NORMAL, metadata=None, timeout=None, run_at=None,
+        unique_key=None, after=None):
     """Add a task. Returns (task, created).
 
     With `run_at` in the future the task is `scheduled` until then (see
-    promote_due). With `unique_key`, while an unfinished task of the project
-    has that key, that task is returned instead (created False): the partial
-    unique index decides, so two processes adding one key at once make one task.
+    promote_due). With `after` (task ids) it is `blocked` until they have all
+    completed (see tasks.dependencies). With `unique_key`, while an unfinished
+    task of the project has that key, that task is returned instead (created
+    False): the partial unique index decides, so two processes adding one key
+    at once make one task. In a paused project a ready task is `paused`.
     """
     check_project(project)
     check_priority(priority)
@@ -110,15 +92,27 @@ def add(project, description, priority=Priority.NORMAL, metadata=None, timeout=N
         raise InvalidInput("a task needs a description")
     if unique_key is not None and not str(unique_key).strip():
         raise InvalidInput("a unique key cannot be empty")
+    after = dependencies.check_ids(after)
+    if after and run_at is not None:
+        raise InvalidInput("a task waits for other tasks or for a time, not both (--after with --at/--in)")
     scheduled = run_at is not None and run_at > timezone.now()
     data = {"priority": priority, **({"timeout": timeout} if timeout else {}), **({"unique": unique_key} if unique_key else {})}
     try:
         with transaction.atomic(using=TASKS):
+            upstream = dependencies.upstream(None, after) if after else []
+            if scheduled:
+                status = Status.SCHEDULED
+            elif any(other.status != Status.COMPLETED for other in upstream):
+                status = Status.BLOCKED
+            else:
+                status = pausing.ready_status(project)
             task = Task.objects.create(
                 project=project, description=description, priority=priority, metadata=metadata, timeout=timeout,
-                status=Status.SCHEDULED if scheduled else Status.PENDING, run_at=run_at if scheduled else None,
-                unique_key=unique_key,
+                status=status, run_at=run_at if scheduled else None, unique_key=unique_key,
             )
+            dependencies.link(task, upstream)
+            if after:
+                data["after"] = after
             if scheduled:
                 _event("task.scheduled", task, data={**data, "run_at": run_at.isoformat()})
             else:
@@ -129,6 +123,29 @@ def add(project, description, priority=Priority.NORMAL, metadata=None, timeout=N
             raise
         return existing, False
     return task, True
+
+
+def add_dependency(task_id, after, by=None):
+    """Make a task not yet claimed wait for more tasks (blocked until they complete).
+
+    Refuses unknown tasks, the task itself, failed or cancelled ones, and a
+    wait that would close a cycle, with nothing written.
+    """
+    after = dependencies.check_ids(after)
+    if not after:
+        raise InvalidInput("give at least one --after task id")
+    with transaction.atomic(using=TASKS):
+        task = _locked(task_id)
+        if task.status not in (Status.PENDING, Status.PAUSED, Status.BLOCKED):
+            raise Conflict(f"task {task.id} is {task.status}; only pending, paused or blocked tasks can wait for others")
+        upstream = dependencies.upstream(task.id, after)
+        dependencies.link(task, upstream)
+        if any(other.status != Status.COMPLETED for other in upstream) and task.status != Status.BLOCKED:
+            task.status = Status.BLOCKED
+            task.save(update_fields=["status"])
+        _event("task.blocked" if task.status == Status.BLOCKED else "task.dependency_added", task,
+               data={"after": after, "by": by})
+    return task
 
 
 def promote_due(now=None, limit=500):
@@ -143,8 +160,9 @@ def promote_due(now=None, limit=500):
         return []
     with transaction.atomic(using=TASKS):
         tasks = list(Task.objects.select_for_update().due(now).order_by("run_at")[:limit])
+        paused = pausing.paused_projects()
         for task in tasks:
-            task.status = Status.PENDING
+            task.status = Status.PAUSED if task.project in paused else Status.PENDING
             task.save(update_fields=["status"])
             _event("task.due", task, data={"run_at": task.run_at.isoformat()})
     return [task.id for task in tasks]
@@ -165,7 +183,7 @@ def claim(agent, project=None):
     _promote_now_and_then()
     connection = connections[TASKS]
     now = _now(connection)
-    params = [agent, now, now, limit] + ([project] if project else [])
+    params = [agent, now, now, limit] + ([project, project] if project else [])
     task = _returning(connection, _build_claim_sql, project is not None, params)
     if task is None:
         relay.idle()
@@ -197,7 +215,13 @@ def _claim_sql(connection, project):
 
 
 def _build_claim_sql(connection, one_project):
-    where = "status = 'pending'" + (" AND project = %s" if one_project else "")
+    # pausing.pause() turns a paused project's pending tasks into paused ones
+    # in one transaction; the NOT IN / NOT EXISTS refuses what a concurrent
+    # add on PostgreSQL could still have left pending, and costs one lookup.
+    if one_project:
+        where = "status = 'pending' AND project = %s AND NOT EXISTS (SELECT 1 FROM paused_projects WHERE project = %s)"
+    else:
+        where = "status = 'pending' AND project NOT IN (SELECT project FROM paused_projects)"
     # PostgreSQL checks the outer WHERE again after waiting on a row lock, so
     # without SKIP LOCKED a loser would get no task at all; SQLite holds the
     # write lock for the whole statement and needs neither.
@@ -259,13 +283,14 @@ def cancel(task_id, by=None):
     with transaction.atomic(using=TASKS):
         task = _locked(task_id)
         if task.status not in UNFINISHED:
-            raise Conflict(f"task {task.id} is {task.status}; only scheduled, pending or in-progress tasks can be cancelled")
+            raise Conflict(f"task {task.id} is {task.status}; only unfinished tasks can be cancelled")
         holder = task.assigned_to
         task.status = Status.CANCELLED
         task.completed_at = timezone.now()
         task.deadline = None
         task.save(update_fields=["status", "completed_at", "deadline"])
         _event("task.cancelled", task, data={"by": by, "was_held_by": holder})
+        dependencies.cancel_waiting(task)
     return task
 
 
@@ -276,7 +301,13 @@ def retry(task_id, by=None):
         if task.status not in (Status.FAILED, Status.CANCELLED):
             raise Conflict(f"task {task.id} is {task.status}; only failed or cancelled tasks can be retried")
         previous = {"status": task.status, "retry_count": task.retry_count}
+        waiting_for = dependencies.unmet(task)
+        broken = [other for other in waiting_for if other.status in dependencies.BROKEN]
+        if broken:
+            raise Conflict(f"task {task.id} waits for task {broken[0].id}, which is {broken[0].status}; retry that one first")
         _reset(task)
+        if waiting_for:
+            task.status = Status.BLOCKED
         task.retry_count = 0
         task.save(update_fields=["status", "assigned_to", "started_at", "completed_at", "deadline", "retry_count"])
         _event("task.retried", task, data={"by": by, "manual": True, "previous": previous})
@@ -433,7 +464,7 @@ def _check_holder(task, agent, lease):
 
 
 def _reset(task):
-    task.status = Status.PENDING
+    task.status = pausing.ready_status(task.project)
     task.assigned_to = None
     task.started_at = None
     task.completed_at = None
@@ -461,7 +492,9 @@ def _give_back(task, type, agent=None, error=None, by=None, final_error=None, re
         task.error = final_error or f"{error or 'requeued'}; gave up after {limit} retries"
         task.deadline = None
         task.save(update_fields=["status", "completed_at", "error", "deadline"])
-        return _event("task.failed", task, agent=agent, data={**data, "retry_count": task.retry_count}, level="error")
+        event = _event("task.failed", task, agent=agent, data={**data, "retry_count": task.retry_count}, level="error")
+        dependencies.cancel_waiting(task)
+        return event
     _reset(task)
     task.retry_count = attempts
     task.save(update_fields=["status", "assigned_to", "started_at", "completed_at", "deadline", "retry_count", "error"])
@@ -469,14 +502,4 @@ def _give_back(task, type, agent=None, error=None, by=None, final_error=None, re
 
 
 def _event(type, task, agent=None, data=None, level="info"):
-    """Write the change's event to the outbox, inside the change's transaction;
-    it is copied to logs.db once that transaction commits."""
-    relay.changed(Outbox)
-    return Outbox.objects.create(
-        type=type,
-        project=task.project,
-        agent=agent if agent is not None else task.assigned_to,
-        task_id=task.id,
-        data={"status": task.status, **(data or {})},
-        level=level,
-    )
+    return outbox.write(type, task, agent=agent, data=data, level=level)

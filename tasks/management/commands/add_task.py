@@ -26,6 +26,8 @@ class Command(ADTCommand):
                             help="Scheduled: claimable from this time on (UTC unless it gives an offset).")
         parser.add_argument("--in", dest="in_", metavar="DURATION",
                             help="Scheduled: claimable after 90s, 10m, 2h, 1d…")
+        parser.add_argument("--after", action="append", metavar="TASK_ID", default=[],
+                            help="Blocked until this task has completed (repeatable); cancelled if it fails or is cancelled.")
         parser.add_argument("--unique", metavar="KEY",
                             help="While a task of the project with this key is unfinished, print it instead of adding one.")
 
@@ -39,6 +41,7 @@ class Command(ADTCommand):
         if options["in_"]:
             run_at = timezone.now() + timedelta(seconds=duration_argument(options["in_"], "--in"))
         task, created = queue.add(options["project"], options["description"], options["priority"], metadata,
-                                  timeout=options["timeout"], run_at=run_at, unique_key=options["unique"])
+                                  timeout=options["timeout"], run_at=run_at, unique_key=options["unique"],
+                                  after=options["after"])
         verb = "added" if created else "already queued"
         self.emit({**task_dict(task), "created": created}, f"{verb} {task_line(task)}")

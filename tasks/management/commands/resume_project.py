@@ -1,0 +1,17 @@
+import getpass
+
+from common.cli import ADTCommand
+from tasks import pausing
+
+
+class Command(ADTCommand):
+    help = "Resume a paused project: its held-back tasks become pending again."
+
+    def add_arguments(self, parser):
+        parser.add_argument("project")
+        parser.add_argument("--by", default=getpass.getuser(), help="Who resumed it (default: this user).")
+
+    def handle(self, *args, **options):
+        released = pausing.resume(options["project"], by=options["by"])
+        self.emit({"project": options["project"], "tasks_released": released},
+                  f"resumed {options['project']}: {released} task(s) pending again")
