@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "dashboard",
     "legacy",
     "agents",
+    "schedules",
     "tasks",
     "events",
     "projects",

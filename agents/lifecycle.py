@@ -19,6 +19,7 @@ from common.errors import Conflict, InvalidInput, NotFound
 from events import feed, relay
 from events.models import AgentRun, RunStatus
 from projects.models import Outbox, Project
+from schedules import recurring
 from tasks import queue
 from tasks.models import Task
 
@@ -240,8 +241,8 @@ def reap_stale(threshold=None, dry_run=False):
 
 def sweep(threshold=None, dry_run=False):
     """The reaper's whole round (reap_stale_agents, and long-running processes now and then):
-    dead agents reaped, tasks past their deadline taken back even from living agents, and
-    scheduled tasks whose time has come made pending."""
+    dead agents reaped, tasks past their deadline taken back even from living agents,
+    scheduled tasks whose time has come made pending, and recurring tasks enqueued."""
     global _last_sweep
     _last_sweep = time.monotonic()
     reaped = reap_stale(threshold, dry_run=dry_run)
@@ -251,7 +252,11 @@ def sweep(threshold=None, dry_run=False):
     else:
         timed_out = queue.requeue_overdue()
     due = list(Task.objects.due(timezone.now()).values_list("id", flat=True)) if dry_run else queue.promote_due()
-    return {"agents": reaped, "timed_out": timed_out, "due": due}
+    if dry_run:
+        recurring_due = [{"schedule": s.name, "slot": slot, "task": None} for s, slot in recurring.due()]
+    else:
+        recurring_due = [{"schedule": s.name, "slot": slot, "task": task.id} for s, slot, task in recurring.tick()]
+    return {"agents": reaped, "timed_out": timed_out, "due": due, "recurring": recurring_due}
 
 
 def maybe_sweep():

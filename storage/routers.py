@@ -29,7 +29,7 @@ class AppRouter:
 
 
 class TasksRouter(AppRouter):
-    app_labels = frozenset({"tasks"})
+    app_labels = frozenset({"tasks", "schedules"})
     alias = "tasks"
 
 

@@ -57,7 +57,7 @@ def test_adding_tasks_still_works_and_they_wait():
 
 def test_work_that_becomes_ready_while_paused_waits_too():
     first = factories.task(description="first")
-    then = queue.enqueue("demo", "then", after=[first.id])
+    queue.enqueue("demo", "then", after=[first.id])
     due = queue.enqueue("demo", "due", run_at=timezone.now() + timedelta(hours=1))
     lifecycle.claim("demo", "demo")
     pausing.pause("demo")

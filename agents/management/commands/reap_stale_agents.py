@@ -7,7 +7,8 @@ from common.cli import ADTCommand
 class Command(ADTCommand):
     help = (
         "Mark working agents with no recent heartbeat stale and put their tasks back in the queue; "
-        "put back every task past its deadline, and copy events a killed process left behind."
+        "put back every task past its deadline, make due scheduled tasks pending, enqueue recurring tasks "
+        "whose time has come, and copy events a killed process left behind."
     )
 
     def add_arguments(self, parser):
@@ -34,4 +35,9 @@ class Command(ADTCommand):
         if swept["due"]:
             verb = "would make" if options["dry_run"] else "made"
             lines.append(f"{verb} {len(swept['due'])} scheduled task(s) pending: " + ", ".join(swept["due"]))
+        if swept["recurring"]:
+            made = [f"{r['schedule']} -> {r['task']}" if r["task"] else f"{r['schedule']} ({r['slot']:%Y-%m-%d %H:%M} UTC)"
+                    for r in swept["recurring"]]
+            verb = "would enqueue" if options["dry_run"] else "enqueued"
+            lines.append(f"{verb} {len(made)} recurring task(s): " + ", ".join(made))
         self.emit({"dry_run": options["dry_run"], **swept}, lines)

@@ -1,0 +1,15 @@
+import getpass
+
+from common.cli import ADTCommand
+from schedules import recurring
+
+
+class Command(ADTCommand):
+    help = "Remove a recurring task (tasks it already enqueued stay)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+
+    def handle(self, *args, **options):
+        schedule = recurring.remove(options["name"], by=getpass.getuser())
+        self.emit({"name": schedule.name, "removed": True}, f"removed schedule {schedule.name}")
