@@ -114,9 +114,9 @@ def add(name, project, cron, description, priority=Priority.NORMAL, timeout=None
 def remove(name, by=None):
     with transaction.atomic(using=TASKS):
         schedule = get(name)
+        project = schedule.project
         schedule.delete()
-        outbox.write("schedule.removed", project=schedule.project, data={"schedule": name, "by": by})
-    return schedule
+        outbox.write("schedule.removed", project=project, data={"schedule": name, "by": by})
 
 
 def run_now(name, by=None):

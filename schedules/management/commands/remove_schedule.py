@@ -11,5 +11,5 @@ class Command(ADTCommand):
         parser.add_argument("name")
 
     def handle(self, *args, **options):
-        schedule = recurring.remove(options["name"], by=getpass.getuser())
-        self.emit({"name": schedule.name, "removed": True}, f"removed schedule {schedule.name}")
+        recurring.remove(options["name"], by=getpass.getuser())
+        self.emit({"name": options["name"], "removed": True}, f"removed schedule {options['name']}")
