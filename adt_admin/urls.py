@@ -12,6 +12,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("tasks/", include("tasks.urls")),
     path("events/", include("events.urls")),
+    path("schedules/", include("schedules.urls")),
     path("", include("agents.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,15 +1,18 @@
 """The registry pages: agents (state, heartbeat, current tasks, runs) and projects."""
 
 from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import redirect
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from agents import lifecycle
 from agents.models import Agent, AgentStatus
-from common.web import render_page, staff_required
+from common.errors import ADTError
+from common.web import by, render_page, staff_required
 from events.models import AgentRun
 from projects.models import Project
-from tasks import board
+from tasks import board, pausing
 from tasks.models import Status
 
 RECENT_RUNS = 20
@@ -36,19 +39,42 @@ def agent_list(request):
     return render_page(request, "agents/agents.html", "registry", context)
 
 
-@require_GET
-@staff_required
-def project_list(request):
-    projects = list(Project.objects.all())
+def project_rows(projects):
     registered = {agent.project_id: agent for agent in Agent.objects.all()}
     active = board.active_by_project([p.name for p in projects])
-    rows = [
+    paused = pausing.paused_projects()
+    return [
         {
             "project": project,
             "agent": registered.get(project.name),
-            "pending": active.get((project.name, Status.PENDING), 0),
+            "pending": active.get((project.name, Status.PENDING), 0) + active.get((project.name, Status.PAUSED), 0),
             "in_progress": active.get((project.name, Status.IN_PROGRESS), 0),
+            "paused": paused.get(project.name),
         }
         for project in projects
     ]
-    return render_page(request, "agents/projects.html", None, {"projects": rows})
+
+
+@require_GET
+@staff_required
+def project_list(request):
+    return render_page(request, "agents/projects.html", None, {"projects": project_rows(list(Project.objects.all()))})
+
+
+@require_POST
+@staff_required
+def project_pause(request, name, action):
+    """Pause or resume a project from its row on the projects page."""
+    try:
+        if action == "pause":
+            _, held = pausing.pause(name, by=by(request), reason=request.POST.get("reason", "").strip() or None)
+            messages.success(request, f"Paused {name}: {held} pending task(s) held back.")
+        else:
+            released = pausing.resume(name, by=by(request))
+            messages.success(request, f"Resumed {name}: {released} task(s) pending again.")
+    except ADTError as e:
+        messages.error(request, str(e))
+    if not request.htmx:
+        return redirect("agents:projects")
+    rows = project_rows(list(Project.objects.filter(pk=name)))
+    return render_page(request, "agents/projects.html", "acted", {"row": rows[0] if rows else None})

@@ -12,7 +12,7 @@ from common.web import render_page, staff_required
 from dashboard import charts
 from events.models import Event
 from projects.models import Project
-from tasks import board
+from tasks import board, pausing
 from tasks.models import Priority, Status
 
 LATEST_EVENTS = 12
@@ -26,6 +26,7 @@ def dashboard(request):
     by_priority = board.active_by_priority()
     names = list(Project.objects.values_list("name", flat=True))
     by_project = board.active_by_project(names)
+    paused = pausing.paused_projects()
     context = {
         "now": now,
         "counts": [(status, label, counts.get(status, 0)) for status, label in Status.choices],
@@ -37,7 +38,8 @@ def dashboard(request):
             if status in board.ACTIVE
         ],
         "projects": [
-            (name, by_project.get((name, Status.PENDING), 0), by_project.get((name, Status.IN_PROGRESS), 0))
+            (name, by_project.get((name, Status.PENDING), 0) + by_project.get((name, Status.PAUSED), 0),
+             by_project.get((name, Status.IN_PROGRESS), 0), paused.get(name))
             for name in names
         ],
         "agents": [agent_row(agent, now) for agent in Agent.objects.all()],

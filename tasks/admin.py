@@ -11,8 +11,8 @@ from common.errors import ADTError
 from common.paging import BigTableAdmin
 from common.web import by
 from projects.admin import ProjectFilter
-from tasks import many, queue
-from tasks.models import PRIORITY_RANK, Priority, Task, priority_rank
+from tasks import many, pausing, queue
+from tasks.models import PRIORITY_RANK, Pause, Priority, Task, priority_rank
 
 TASK_ID = re.compile(r"[0-9a-f]{16}")
 # An action takes at most this many tasks (one queue call each).
@@ -139,3 +139,29 @@ class TaskAdmin(BigTableAdmin):
         self._each(
             request, queryset, lambda task_id: queue.reprioritize(task_id, priority, by=by(request)), f"Set to {priority}:"
         )
+
+
+@admin.register(Pause)
+class PauseAdmin(admin.ModelAdmin):
+    """Paused projects; pausing is pause_project or the projects page, resuming the action here too."""
+
+    list_display = ["project", "paused_at", "paused_by", "reason"]
+    actions = ["resume"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Resume the selected projects")
+    def resume(self, request, queryset):
+        for project in list(queryset.values_list("project", flat=True)):
+            try:
+                released = pausing.resume(project, by=by(request))
+                self.message_user(request, f"Resumed {project}: {released} task(s) pending again.")
+            except ADTError as e:
+                self.message_user(request, str(e), messages.ERROR)

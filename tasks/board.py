@@ -14,8 +14,14 @@ from tasks.models import PRIORITY_RANK, Status, Task, priority_rank
 
 ACTIVE = (Status.IN_PROGRESS, Status.PENDING)
 # The order statuses are listed in on the queue page (each in claim order):
-# what agents hold now, what they will take next, then the finished ones.
-LISTING_ORDER = (Status.IN_PROGRESS, Status.PENDING, Status.SCHEDULED, Status.FAILED, Status.CANCELLED, Status.COMPLETED)
+# what agents hold now, what they will take next, what waits (for a resume,
+# for other tasks, for a time), then the finished ones.
+LISTING_ORDER = (
+    Status.IN_PROGRESS, Status.PENDING, Status.PAUSED, Status.BLOCKED, Status.SCHEDULED,
+    Status.FAILED, Status.CANCELLED, Status.COMPLETED,
+)
+# Not yet ready to be claimed.
+WAITING = (Status.PAUSED, Status.BLOCKED, Status.SCHEDULED)
 
 
 def _count(queryset):
@@ -32,7 +38,7 @@ def status_counts():
     So this counts the table (SQLite's fast whole-table
     COUNT(*)) and every other status (small index ranges), and derives
     completed as the difference. Rows with no status are counted apart; a
-    status outside the five (only raw SQL could write one) would show as
+    status outside Status (only raw SQL could write one) would show as
     completed.
     """
     others = [s for s in Status.values if s != Status.COMPLETED.value]
@@ -69,7 +75,7 @@ def active_by_priority():
 
 
 def active_by_project(projects):
-    """{(project, status): n} for pending and in-progress tasks of `projects`.
+    """{(project, status): n} for pending, paused and in-progress tasks of `projects`.
 
     Listing the projects (from main.db) lets SQLite count each one from
     idx_tasks_project_claim alone, instead of visiting every active task's row.
@@ -77,7 +83,7 @@ def active_by_project(projects):
     if not projects:
         return {}
     rows = (
-        Task.objects.filter(project__in=list(projects), status__in=ACTIVE)
+        Task.objects.filter(project__in=list(projects), status__in=(*ACTIVE, Status.PAUSED))
         .order_by()
         .values_list("project", "status")
         .annotate(n=Count("*"))

@@ -8,6 +8,7 @@ from tasks.models import Priority, Status
 
 STATUS_FILTERS = {
     "active": board.ACTIVE,
+    "waiting": board.WAITING,
     "all": board.LISTING_ORDER,
     **{status: (status,) for status in Status.values},
 }
@@ -16,7 +17,8 @@ STATUS_FILTERS = {
 class QueueFilters(forms.Form):
     status = forms.ChoiceField(
         required=False,
-        choices=[("active", "Active (in progress, pending)"), ("all", "All statuses"), *Status.choices],
+        choices=[("active", "Active (in progress, pending)"), ("waiting", "Waiting (paused, blocked, scheduled)"),
+                 ("all", "All statuses"), *Status.choices],
     )
     project = forms.ChoiceField(required=False)
     priority = forms.ChoiceField(required=False, choices=[("", "Any priority"), *Priority.choices])

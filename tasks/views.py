@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from common.errors import ADTError, NotFound
 from common.web import PAGE_ROWS, by, render_page, staff_required
 from events.models import Event
-from tasks import board, many, queue
+from tasks import board, dependencies, many, pausing, queue
 from tasks.forms import QueueFilters
 from tasks.models import Priority, Task
 
@@ -61,6 +61,7 @@ def _back(request):
 @staff_required
 def queue_page(request):
     context = _listing_context(request, request.GET)
+    context["paused"] = list(pausing.paused_projects().values())
     # "Load more" asks for the next rows only.
     fragment = "rows" if context["offset"] else "results"
     return render_page(request, "tasks/queue.html", fragment, context)
@@ -73,8 +74,11 @@ def detail(request, task_id):
     if task is None:
         raise Http404(f"no task with id {task_id!r}")
     events = list(Event.objects.for_task(task_id).order_by("id")[: TIMELINE_ROWS + 1])
+    waits_for, waited_on_by = dependencies.of(task)
     context = {
         "task": task,
+        "waits_for": waits_for,
+        "waited_on_by": waited_on_by,
         "events": events[:TIMELINE_ROWS],
         "more_events": len(events) > TIMELINE_ROWS,
         "priorities": Priority.choices,
@@ -104,6 +108,8 @@ def act(request, task_id, action):
     context = {"task": task, "priorities": Priority.choices, "back": _back(request)}
     if request.POST.get("view") == "detail":
         context["view"] = "detail"
+        if task is not None:
+            context["waits_for"], context["waited_on_by"] = dependencies.of(task)
         return render(request, "tasks/detail.html#acted", context)
     return render(request, "tasks/queue.html#acted", context)
 

@@ -68,13 +68,14 @@ def test_dashboard_shows_queue_depth_by_status_priority_and_project(client, demo
 
     assert response.status_code == 200
     counts = {status: n for status, _, n in response.context["counts"]}
-    assert counts == {"scheduled": 0, "pending": 2, "in_progress": 1, "completed": 1, "failed": 0, "cancelled": 1}
+    assert counts == {"scheduled": 0, "blocked": 0, "paused": 0, "pending": 2, "in_progress": 1, "completed": 1,
+                      "failed": 0, "cancelled": 1}
     assert response.context["total"] == 5
     depth = {status: row for status, _, row in response.context["depth"]}
     # Columns: urgent, high, normal, low.
     assert depth == {"pending": [0, 0, 1, 1], "in_progress": [1, 0, 0, 0]}
     assert held.priority == "urgent"
-    assert response.context["projects"] == [("demo", 1, 1), ("other", 1, 0)]
+    assert response.context["projects"] == [("demo", 1, 1, None), ("other", 1, 0, None)]
 
 
 def test_status_counts_agree_with_a_plain_group_by(demo):

@@ -161,7 +161,7 @@ def test_an_impossible_change_is_a_message_not_an_error(client):
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert f"task {task.id} is completed; only scheduled, pending or in-progress tasks can be cancelled" in html
+    assert f"task {task.id} is completed; only unfinished tasks can be cancelled" in html
     assert 'class="message error"' in html
     # The row comes back as it is.
     assert f'<tr id="task-{task.id}" class="status-completed">' in html
@@ -209,7 +209,7 @@ def test_bulk_actions_change_every_selected_task_and_say_which_could_not(client)
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="queue-results">')
     assert "Cancelled 2 tasks." in html
-    assert f"task {pending[2].id} is cancelled; only scheduled, pending or in-progress" in html
+    assert f"task {pending[2].id} is cancelled; only unfinished tasks" in html
     assert set(Task.objects.values_list("status", flat=True)) == {"cancelled"}
     # The results come back with the page's filters.
     assert len(response.context["tasks"]) == 3
