@@ -4,7 +4,9 @@ A finished task's age is its completed_at, or its created_at when it has no
 completed_at. Tasks older than the cutoff go to ADT_ARCHIVE_DIR/tasks-YYYY-MM.db
 by the month of that date (tasks-undated.db when it is not a date): plain
 SQLite files with the same `tasks` table, readable by any SQLite tool.
-Pending and in-progress tasks are never touched.
+Unfinished tasks are never touched, nor a finished one that an unfinished
+task still waits for (tasks.dependencies); the dependencies of a task that
+leaves go with it.
 
 The run reads eligible rows in rounds (ROUND batches at a time) and for each:
 1. writes the ids it is about to move, per file, to a journal (in-flight.json),
@@ -35,7 +37,7 @@ from common.errors import Conflict, InvalidInput
 from common.maintenance import check_batch_size, check_days
 from events import feed
 from storage import localdb
-from tasks.models import FINISHED, Status
+from tasks.models import FINISHED, UNFINISHED
 
 TASKS = "tasks"
 # Rows per batch. tasks.db's write lock is held to delete one batch, so it is
@@ -62,7 +64,7 @@ def check_statuses(statuses):
     if not names:
         raise InvalidInput("--status needs at least one of completed, failed, cancelled")
     for name in names:
-        if name in (Status.PENDING, Status.IN_PROGRESS):
+        if name in UNFINISHED:
             raise InvalidInput(f"{name} tasks are never archived (choose from completed, failed, cancelled)")
         if name not in FINISHED:
             raise InvalidInput(f"unknown status {name!r} (choose from completed, failed, cancelled)")
@@ -161,6 +163,13 @@ class _Run:
         # Stored datetimes are UTC text; the cutoff is compared in the same form.
         self.where = f"status IN ({_marks(statuses)}) AND {AGE} < ?"
         self.params = [*statuses, str(timezone.make_naive(cutoff, UTC))]
+        self.edges = bool(conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'task_dependencies'").fetchone())
+        if self.edges:
+            self.where += (
+                " AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks w ON w.id = d.task_id"
+                f" WHERE d.after_id = tasks.id AND w.status IN ({_marks(UNFINISHED)}))"
+            )
+            self.params += list(UNFINISHED)
         self.archives = {}
         self.holds = []  # seconds tasks.db's write lock was held, per batch
 
@@ -202,6 +211,7 @@ class _Run:
                     dropped += self.conn.execute(
                         f"DELETE FROM tasks WHERE id IN ({_marks(part)}) AND {self.where}", [*part, *self.params]
                     ).rowcount
+                self._forget_edges(ids)
             batches += 1
         return dropped, batches
 
@@ -256,6 +266,7 @@ class _Run:
                 self.conn.executemany(f"DELETE FROM tasks WHERE {same}", rows)
                 ids = [row[0] for row in rows]
                 live.update(r[0] for part in _chunks(ids) for r in self.conn.execute(f"SELECT id FROM tasks WHERE id IN ({_marks(part)})", part))
+                self._forget_edges(ids)
             batches += 1
         moved = {}
         for name, group in archived.items():
@@ -269,6 +280,14 @@ class _Run:
                 moved[name] = len(group) - len(changed)
         journal.unlink()
         return moved, len(live), batches
+
+    def _forget_edges(self, ids):
+        """The dependencies of those of `ids` no longer in tasks.db (what they waited for)."""
+        if self.edges:
+            for part in _chunks(ids):
+                self.conn.execute(
+                    f"DELETE FROM task_dependencies WHERE task_id IN ({_marks(part)})"
+                    " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = task_dependencies.task_id)", part)
 
     def _write_journal(self, batch):
         # Written aside, flushed, renamed: the journal is whole or absent, and

@@ -256,3 +256,21 @@ def test_a_terminal_gets_a_progress_bar_and_anything_else_one_summary_line(adt, 
     assert proc.returncode == 0
     assert out.startswith("archived 53 ")
     assert b"\rarchiving [" in drawn and b"53/53 100%" in drawn
+
+
+def test_a_finished_task_that_a_waiting_task_still_needs_stays_and_edges_leave_with_their_task(adt):
+    """A blocked task waits for a completed one and a pending one: the completed one is not archived
+    while the other still waits; once the waiter has finished too, all go, their dependencies with them."""
+    done, still, waiter = task_row("completed", completed_days_ago=100), task_row("pending", created_days_ago=100), task_row("blocked", created_days_ago=100)
+    waiter_done = task_row("completed", completed_days_ago=100)
+    insert_tasks(adt.path("tasks"), [done, still, waiter, waiter_done])
+    adt.sql("tasks", "INSERT INTO task_dependencies (task_id, after_id) VALUES (?, ?), (?, ?), (?, ?)",
+            [waiter[0], done[0], waiter[0], still[0], waiter_done[0], done[0]])
+    summary = adt.manage("archive_tasks", "--older-than", "30", "--json").json()
+    assert summary["archived"] == 1  # waiter_done only: `done` is still needed by `waiter`
+    assert sorted(r[0] for r in adt.sql("tasks", "SELECT id FROM tasks")) == sorted([done[0], still[0], waiter[0]])
+    assert adt.sql("tasks", "SELECT task_id FROM task_dependencies ORDER BY id") == [(waiter[0],), (waiter[0],)]
+    adt.sql("tasks", "UPDATE tasks SET status = 'cancelled', completed_at = ? WHERE id IN (?, ?)",
+            [done[TASK_COLUMNS.index("completed_at")], waiter[0], still[0]])
+    assert adt.manage("archive_tasks", "--older-than", "30", "--json").json()["archived"] == 3
+    assert adt.sql("tasks", "SELECT COUNT(*) FROM task_dependencies") == [(0,)]
