@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
@@ -20,8 +20,11 @@ from events import feed, relay
 from events.models import AgentRun, RunStatus
 from projects.models import Outbox, Project
 from schedules import recurring
-from tasks import queue
-from tasks.models import Task
+from tasks import pausing, queue
+from tasks.models import Status, Task
+
+# The statuses of an agent's project's tasks that agent_status counts: not yet claimed.
+QUEUED = (Status.PENDING, Status.PAUSED, Status.BLOCKED, Status.SCHEDULED)
 
 MAIN = "default"
 LOGS = "logs"
@@ -302,12 +305,20 @@ def overview():
         AgentRun.objects.filter(project__in=names).values("project").annotate(last=Max("id")).values_list("last", flat=True)
     )
     last_runs = {run.project: run for run in AgentRun.objects.filter(id__in=list(last_ids))}
+    waiting = {}
+    for project, status, n in (
+        Task.objects.filter(project__in=names, status__in=QUEUED).order_by().values_list("project", "status").annotate(n=Count("*"))
+    ):
+        waiting.setdefault(project, {})[status] = n
+    paused = pausing.paused_projects()
     return [
         {
             "agent": agent,
             "heartbeat_age": agent.heartbeat_age(now),
             "tasks": current.get(agent.name, []),
             "last_run": last_runs.get(agent.name),
+            "queue": {status: waiting.get(agent.name, {}).get(status, 0) for status in QUEUED},
+            "paused": paused.get(agent.name),
         }
         for agent in agents
     ]

@@ -109,3 +109,16 @@ def test_the_commands(cli):
     assert cli.subprocess("claim_task", "--agent", "demo").returncode == 0
     ghost = cli.subprocess("pause_project", "ghost")
     assert ghost.returncode == 1 and ghost.stderr.startswith("error: unknown project 'ghost'")
+
+
+def test_agent_status_shows_the_queue_and_the_pause(cli):
+    first = queue.enqueue("demo", "first")
+    queue.enqueue("demo", "then", after=[first.id])
+    queue.enqueue("demo", "later", run_at=timezone.now() + timedelta(hours=1))
+    pausing.pause("demo", by="ana", reason="rebasing")
+    status = cli.manage("agent_status", "--json").json()
+    demo = next(a for a in status["agents"] if a["agent"] == "demo")
+    assert demo["queue"] == {"pending": 0, "paused": 1, "blocked": 1, "scheduled": 1}
+    assert (demo["paused"]["paused_by"], demo["paused"]["reason"]) == ("ana", "rebasing")
+    line = next(line for line in cli.manage("agent_status").stdout.splitlines() if line.startswith("demo "))
+    assert "PAUSED 1 paused, 1 blocked, 1 scheduled" in line

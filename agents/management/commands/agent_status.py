@@ -26,15 +26,17 @@ class Command(ADTCommand):
                     "last_heartbeat": row["agent"].last_heartbeat,
                     "heartbeat_age_seconds": row["heartbeat_age"],
                     "tasks": row["tasks"],
+                    "queue": row["queue"],
+                    "paused": _pause(row["paused"]),
                     "last_run": _run(row["last_run"]),
                 }
                 for row in rows
             ]
         }
-        header = f"{'AGENT':20} {'STATUS':8} {'HEARTBEAT':12} {'TASK':18} LAST RUN"
+        header = f"{'AGENT':20} {'STATUS':8} {'HEARTBEAT':12} {'TASK':18} {'QUEUE':28} LAST RUN"
         lines = [header] + [
             f"{row['agent'].name:20} {row['agent'].status:8} {_age(row['heartbeat_age']):12} "
-            f"{(','.join(row['tasks']) or '-'):18} {_run_text(row['last_run'])}"
+            f"{(','.join(row['tasks']) or '-'):18} {_queue_text(row):28} {_run_text(row['last_run'])}"
             for row in rows
         ]
         if not rows:
@@ -52,3 +54,15 @@ def _run_text(run):
     if run is None:
         return "-"
     return f"#{run.id} {run.status}" + (f" (exit {run.exit_code})" if run.exit_code is not None else "")
+
+
+def _pause(pause):
+    if pause is None:
+        return None
+    return {"paused_at": pause.paused_at, "paused_by": pause.paused_by, "reason": pause.reason}
+
+
+def _queue_text(row):
+    """'PAUSED 3 paused, 1 blocked', '2 pending, 1 scheduled', or '-'."""
+    counts = ", ".join(f"{n} {status}" for status, n in row["queue"].items() if n)
+    return ("PAUSED " if row["paused"] else "") + (counts or "-")
