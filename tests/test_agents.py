@@ -185,7 +185,7 @@ def test_commands_for_heartbeat_runs_and_status(home):
     assert run_id.isdigit()
     status = home.manage("agent_status")
     assert status.returncode == 0
-    assert status.stdout.splitlines()[0].split() == ["AGENT", "STATUS", "HEARTBEAT", "TASK", "LAST", "RUN"]
+    assert status.stdout.splitlines()[0].split() == ["AGENT", "STATUS", "HEARTBEAT", "TASK", "QUEUE", "LAST", "RUN"]
     assert any(line.startswith("demo") and f"#{run_id} running" in line for line in status.stdout.splitlines())
     data = home.manage("agent_status", "--json").json()
     demo = next(a for a in data["agents"] if a["agent"] == "demo")
