@@ -488,3 +488,56 @@ def test_a_claim_sets_the_deadline_and_the_sweep_takes_an_overdue_task_back(remo
     got = json.loads(result.stdout.strip().splitlines()[-1])
     assert abs(got["limit"] - 90) < 0.01 and got["stored"]
     assert got["status"] == "pending" and [t["agent"] for t in got["swept"]] == ["demo"]
+
+
+def test_chains_pauses_and_schedules_work_the_same(remote):
+    assert remote.manage("register_project", "demo", "/srv/demo", "--config", '{"max_retries": 0}').returncode == 0
+
+    def add(*args):
+        return remote.manage("add_task", "--project", "demo", "--description", "x", *args, "--json").json()
+
+    a = add()
+    b = add("--after", a["id"])
+    c = add("--after", b["id"])
+    assert (b["status"], c["status"]) == ("blocked", "blocked")
+    cycle = remote.manage("add_dependency", a["id"], "--after", c["id"])
+    assert cycle.returncode == 1 and "that would be a cycle" in cycle.stderr
+    assert remote.manage("claim_task", "--agent", "demo", "--json").json()["id"] == a["id"]
+    assert remote.manage("complete_task", a["id"], "--agent", "demo").returncode == 0
+    assert remote.state()["status"] == {"completed": 1, "pending": 1, "blocked": 1}
+    assert remote.manage("claim_task", "--agent", "demo", "--json").json()["id"] == b["id"]
+    assert remote.manage("fail_task", b["id"], "--agent", "demo", "--error", "red").returncode == 0
+    assert remote.state()["status"] == {"completed": 1, "failed": 1, "cancelled": 1}
+
+    assert remote.manage("pause_project", "demo", "--reason", "rebase").returncode == 0
+    held = add()
+    assert held["status"] == "paused"
+    assert remote.manage("claim_task", "--agent", "demo").returncode == 3
+    assert remote.manage("resume_project", "demo").returncode == 0
+    assert remote.manage("claim_task", "--agent", "demo", "--json").json()["id"] == held["id"]
+
+    assert remote.manage("add_schedule", "often", "--project", "demo", "--cron", "* * * * *", "--description", "tick").returncode == 0
+    ran = remote.manage("run_schedule", "often", "--json").json()
+    assert ran["status"] == "pending"
+    code = ("from datetime import datetime, UTC; from schedules.models import Schedule; from schedules import recurring; "
+            "Schedule.objects.update(last_slot=datetime(2000, 1, 1, tzinfo=UTC)); "
+            "print(len(recurring.tick()), len(recurring.tick()))")
+    assert remote.python(code).stdout.split()[-2:] == ["1", "0"]
+    events = Counter(k for _, k, _ in remote.state()["events"])
+    assert events["task.unblocked"] == 1 and events["task.cancelled"] == 1
+
+
+def test_agents_completing_a_tasks_dependencies_at_once_release_it_once(remote):
+    names = [f"agent{i}" for i in range(6)]
+    assert remote.manage("register_project", "work", "/srv/work").returncode == 0
+    script = "from agents import lifecycle\nfrom tasks import queue\n"
+    script += "".join(f"lifecycle.register({name!r}, '/srv/{name}')\n" for name in names)
+    script += "parts = [queue.enqueue('work', f'part {i}').id for i in range(12)]\n"
+    script += "queue.enqueue('work', 'after every part', after=parts)\n"
+    assert remote.python(script).returncode == 0
+    lines = collect(run_agents(remote, names))
+    completed = Counter(t for verb, t in lines if verb == "completed")
+    assert len(completed) == 13 and max(completed.values()) == 1
+    state = remote.state()
+    assert state["status"] == {"completed": 13}
+    assert Counter(k for _, k, _ in state["events"])["task.unblocked"] == 1
