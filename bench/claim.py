@@ -175,15 +175,34 @@ def fill_scheduled(path, n):
     conn.close()
 
 
-def depth_rows(folder, runs, scheduled=1_000_000):
+def fill_blocked(path, n):
+    """`n` tasks blocked on one task that another agent holds, each with its dependency row."""
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO tasks (id, project, description, priority, status, assigned_to, created_at, started_at, retry_count) "
+        "VALUES ('gate', 'elsewhere', 'held', 'normal', 'in_progress', 'other', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 0)"
+    )
+    conn.executemany(
+        "INSERT INTO tasks (id, project, description, priority, status, created_at, retry_count) "
+        "VALUES (?, 'bench', ?, 'normal', 'blocked', '2026-01-01 00:00:00', 0)",
+        ((f"b{i:015x}", f"after the gate {i}") for i in range(n)),
+    )
+    conn.executemany("INSERT INTO task_dependencies (task_id, after_id) VALUES (?, 'gate')", ((f"b{i:015x}",) for i in range(n)))
+    conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def depth_rows(folder, runs, waiting=1_000_000):
     """claim_task's whole-process time (median of `runs`) with 1,000 pending,
-    alone and beside `scheduled` scheduled tasks; the two homes take turns."""
+    alone and beside `waiting` scheduled plus `waiting` blocked tasks; the two homes take turns."""
     homes = {}
-    for label, extra in (("1,000 pending", 0), (f"1,000 pending + {scheduled:,} scheduled", scheduled)):
+    for label, extra in (("1,000 pending", 0), (f"1,000 pending + {waiting:,} scheduled + {waiting:,} blocked", waiting)):
         home = setup_ours(folder / f"depth-{extra}", [1])
         fill(home / "data" / "tasks.db", 1000)
         if extra:
             fill_scheduled(home / "data" / "tasks.db", extra)
+            fill_blocked(home / "data" / "tasks.db", extra)
         homes[label] = home
     times = {label: [] for label in homes}
     for _ in range(runs):
