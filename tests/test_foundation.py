@@ -11,6 +11,7 @@ from django.db import connections
 from agents.models import Agent
 from events.models import AgentRun, Event
 from projects.models import Project
+from schedules.models import Schedule
 from tasks.models import Task
 
 SEED_DDL = {
@@ -61,6 +62,7 @@ def test_each_model_reads_and_writes_its_own_database():
     assert User.objects.db == "default"
     assert Session.objects.db == "default"
     assert Task.objects.db == "tasks"
+    assert Schedule.objects.db == "tasks"
     assert Event.objects.db == "logs"
     assert AgentRun.objects.db == "logs"
 
@@ -68,7 +70,7 @@ def test_each_model_reads_and_writes_its_own_database():
 def test_migrate_puts_each_table_in_exactly_one_file(adt):
     main, tasks, logs = (tables(adt.path(db)) for db in ("main", "tasks", "logs"))
     assert {"projects", "agents", "auth_user", "django_session", "django_admin_log"} <= main
-    assert tasks == {"tasks", "task_event_outbox", "django_migrations"}
+    assert tasks == {"tasks", "task_dependencies", "paused_projects", "schedules", "task_event_outbox", "django_migrations"}
     assert logs == {"events", "agent_runs", "event_relay_receipts", "django_migrations"}
     assert not (main - {"django_migrations"}) & (tasks | logs)
     assert not (tasks - {"django_migrations"}) & logs

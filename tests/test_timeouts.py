@@ -54,7 +54,7 @@ class TestInProcess:
         assert lifecycle.sweep()["timed_out"] == []
         overdue(task.id)
         swept = lifecycle.sweep()
-        assert swept == {"agents": [], "timed_out": [{"id": task.id, "agent": "demo", "status": "pending"}], "due": []}
+        assert swept == {"agents": [], "timed_out": [{"id": task.id, "agent": "demo", "status": "pending"}], "due": [], "recurring": []}
         task.refresh_from_db()
         assert (task.status, task.assigned_to, task.deadline, task.retry_count) == ("pending", None, None, 1)
         event = Event.objects.get(type="task.requeued", task_id=task.id)
