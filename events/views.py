@@ -14,10 +14,12 @@ from projects.models import Project
 # Offered in the type filter (any other type can be typed in): the ones the
 # domain modules write.
 KNOWN_TYPES = [
-    "task.created", "task.scheduled", "task.due", "task.claimed", "task.completed", "task.attempt_failed",
-    "task.failed", "task.retried", "task.cancelled", "task.extended", "task.requeued", "task.reprioritized",
+    "task.created", "task.scheduled", "task.due", "task.blocked", "task.unblocked", "task.claimed",
+    "task.completed", "task.attempt_failed", "task.failed", "task.retried", "task.cancelled", "task.extended",
+    "task.requeued", "task.reprioritized", "task.dependency_added",
     "agent.started", "agent.stopped", "agent.error", "agent.stale", "agent.recovered",
-    "project.registered", "project.updated",
+    "project.registered", "project.updated", "project.paused", "project.resumed",
+    "schedule.added", "schedule.changed", "schedule.removed",
 ]
 # One poll brings at most this many events; the next poll brings the rest.
 POLL_ROWS = 200
