@@ -4,11 +4,13 @@ Both claim from a tasks.db with the same claim index, at 1,000 and at
 1,000,000 pending, with 1 and with 8 processes, in one run. Then the same
 against a libSQL server (sqld, over HTTP on loopback) and PostgreSQL
 (ADT_TEST_POSTGRES or postgresql://postgres@127.0.0.1:5432/test), raw
-driver against this project's claim. Timings on a shared machine are
+driver against this project's claim. First, the depth row: claim_task as
+a whole process beside 1,000,000 scheduled and 1,000,000 blocked tasks,
+against the same 1,000 pending alone. Timings on a shared machine are
 noisy: read the ratios.
 
     python bench/claim.py [--quick] [--sizes 1000,1000000] [--procs 1,8] [--claims N] [--rounds 3]
-                          [--remote-sizes 1000,20000] [--no-remote]
+                          [--remote-sizes 1000,20000] [--no-remote] [--depth-runs 15] [--only-depth]
 """
 
 import argparse
