@@ -7,10 +7,11 @@ so claims never read a paused project's work. resume() makes them pending
 again, in the order they were queued. Tasks in progress run on.
 """
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from common.errors import Conflict
+from storage import statements
 from tasks import outbox
 from tasks.checks import check_project
 from tasks.models import Pause, Status, Task
@@ -18,8 +19,13 @@ from tasks.models import Pause, Status, Task
 TASKS = "tasks"
 
 
+# Asked on every add: a plain statement, as the ORM's .exists() took a fifth
+# of an add's CPU time (docs/benchmarks.md).
+PAUSED_SQL = "SELECT 1 FROM paused_projects WHERE project = %s"
+
+
 def is_paused(project):
-    return Pause.objects.filter(pk=project).exists()
+    return statements.fetch_one(connections[TASKS], PAUSED_SQL, [project]) is not None
 
 
 def ready_status(project):

@@ -110,8 +110,8 @@ def add(project, description, priority=Priority.NORMAL, metadata=None, timeout=N
                 project=project, description=description, priority=priority, metadata=metadata, timeout=timeout,
                 status=status, run_at=run_at if scheduled else None, unique_key=unique_key,
             )
-            dependencies.link(task, upstream)
-            if after:
+            if upstream:
+                dependencies.link(task, upstream)
                 data["after"] = after
             if scheduled:
                 _event("task.scheduled", task, data={**data, "run_at": run_at.isoformat()})

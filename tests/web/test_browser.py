@@ -126,3 +126,39 @@ def test_filters_update_the_list_and_the_address_bar(page, site):
     expect(page.locator("#queue-rows tr")).to_have_count(1)
     expect(page.locator(f"#task-{keep}")).to_be_visible()
     assert page.url.endswith("q=needle")
+
+
+def test_pausing_a_project_on_its_row_stops_claims_until_it_is_resumed(page, site):
+    from playwright.sync_api import expect
+
+    add_task(site, "wait for the rebase")
+    page.goto(site.url + "/projects/")
+    page.evaluate("window.notReloaded = true")
+    row = page.locator("#project-demo")
+    row.locator("input[name=reason]").fill("rebasing")
+    row.locator("button", has_text="Pause").click()
+
+    expect(row.locator(".badge.paused")).to_be_visible()
+    expect(row).to_contain_text("rebasing")
+    expect(page.locator("#messages")).to_contain_text("Paused demo: 1 pending task(s) held back.")
+    assert page.evaluate("window.notReloaded") is True  # the row was swapped, not the page
+    claim = site.adt.manage("claim_task", "--agent", "demo")
+    assert claim.returncode == 3 and "project demo is paused (by web:admin: rebasing)" in claim.stderr
+
+    row.locator("button", has_text="Resume").click()
+    expect(row.locator("button", has_text="Pause")).to_be_visible()
+    assert site.adt.manage("claim_task", "--agent", "demo").returncode == 0
+
+
+def test_run_now_on_the_schedules_page_adds_a_task(page, site):
+    from playwright.sync_api import expect
+
+    added = site.adt.manage("add_schedule", "nightly", "--project", "demo", "--cron", "0 3 * * *", "--description", "update deps")
+    assert added.returncode == 0, added.stderr
+    page.click("nav >> text=Schedules")
+    row = page.locator("#schedule-nightly")
+    expect(row).to_contain_text("At 03:00")
+    row.locator("button", has_text="Run now").click()
+    expect(page.locator("#messages")).to_contain_text("Added task ")
+    task_id = site.adt.scalar("tasks", "SELECT id FROM tasks")
+    expect(row.locator(f"a[href='/tasks/{task_id}/']")).to_be_visible()
