@@ -96,6 +96,7 @@ SESSION_COOKIE_HTTPONLY = True
 INSTALLED_APPS = [
     "dashboard",
     "legacy",
+    "api",
     "agents",
     "schedules",
     "tasks",
@@ -103,6 +104,7 @@ INSTALLED_APPS = [
     "projects",
     "storage",
     "common",
+    "ninja",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

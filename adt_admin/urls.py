@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from api.views import api
 from dashboard import views
 
 admin.site.site_header = "ADT admin"
@@ -14,5 +15,6 @@ urlpatterns = [
     path("events/", include("events.urls")),
     path("schedules/", include("schedules.urls")),
     path("", include("agents.urls")),
+    path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

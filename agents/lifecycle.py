@@ -15,7 +15,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
-from common.errors import Conflict, InvalidInput, NotFound
+from common.errors import Conflict, InvalidInput, NotFound, NotHolder
 from events import feed, relay
 from events.models import AgentRun, RunStatus
 from projects.models import Outbox, Project
@@ -39,6 +39,11 @@ def _event(type, agent, data=None, level="info"):
     """Write the change's event to main.db's outbox; it is copied to logs.db once the change commits."""
     relay.changed(Outbox)
     return Outbox.objects.create(type=type, project=agent, agent=agent, data=data, level=level)
+
+
+def record(type, agent, data=None):
+    """An event about `agent` from another module of this app (tokens), inside its change's transaction."""
+    return _event(type, agent, data=data)
 
 
 def get_agent(name):
@@ -140,6 +145,23 @@ def claim(name, project=None):
     return task
 
 
+def claim_waiting(name, project=None, wait=0):
+    """claim(), polled for up to `wait` seconds until a task comes (claim_task --wait, the API's wait).
+
+    While it waits, the agent does the reaper's rounds now and then: time
+    limits and schedules hold even where no cron runs reap_stale_agents.
+    """
+    deadline = time.monotonic() + max(0.0, wait or 0)
+    delay = 0.05
+    while True:
+        task = claim(name, project)
+        if task is not None or time.monotonic() >= deadline:
+            return task
+        maybe_sweep()
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, 1.0)
+
+
 # Run history --------------------------------------------------------------
 
 
@@ -161,13 +183,16 @@ def start_run(name, task=None, log_path=None, provider=None):
     return run
 
 
-def end_run(run_id, exit_code, error=None, status=None):
+def end_run(run_id, exit_code, error=None, status=None, agent=None):
+    """End a run; with `agent`, only a run of that agent."""
     if status not in (None, RunStatus.STOPPED):
         raise InvalidInput(f"--status can only be 'stopped', not {status!r}")
     with transaction.atomic(using=LOGS):
         run = AgentRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None:
             raise NotFound(f"no run with id {run_id!r}")
+        if agent is not None and run.project != agent:
+            raise NotHolder(f"run {run.id} belongs to agent {run.project!r}, not {agent!r}")
         if run.status != RunStatus.RUNNING:
             raise Conflict(f"run {run.id} already ended ({run.status})")
         run.status = status or (RunStatus.COMPLETED if exit_code == 0 else RunStatus.ERROR)

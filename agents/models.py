@@ -75,3 +75,24 @@ class Agent(models.Model):
         if self.last_heartbeat is None:
             return None
         return max(0.0, ((now or timezone.now()) - self.last_heartbeat).total_seconds())
+
+
+class Token(models.Model):
+    """An API token (api/): it acts as its agent and nothing more. Only a hash is kept."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="tokens", db_column="agent")
+    name = models.TextField(blank=True, default="")
+    # SHA-256 of the token, hex: a token is long and random, so no salt or slow hash is needed.
+    digest = models.TextField(unique=True)
+    # The first characters, to tell tokens apart in lists (never enough to use one).
+    prefix = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "agent_tokens"
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.agent_id})"

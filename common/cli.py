@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from django.utils.dateparse import parse_datetime
 
+from common import durations
 from common.errors import ADTError
 
 
@@ -83,19 +84,9 @@ def datetime_argument(value, name):
     return parsed
 
 
-DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
 def duration_argument(value, name):
     """Seconds from "90s", "10m", "2h" or "1d" (a bare number is seconds)."""
-    if value is None:
-        return None
-    text = value.strip().lower()
-    unit = DURATION_UNITS.get(text[-1:], None)
-    number = text[:-1] if unit else text
-    if not number.isdigit() or int(number) == 0:
-        raise CommandError(f"{name} must be a duration such as 90s, 10m, 2h or 1d, not {value!r}")
-    return int(number) * (unit or 1)
+    return durations.seconds(value, name)
 
 
 class ProgressBar:

@@ -21,3 +21,7 @@ class Conflict(ADTError):
     """The change does not fit the current state (wrong status, not the holder)."""
 
     exit_code = 4
+
+
+class NotHolder(Conflict):
+    """Acting on what another agent holds (HTTP 403; exit 4 like any conflict)."""

@@ -5,11 +5,14 @@ no date functions (libSQL has no user functions), hour buckets are computed
 here in Python and counted by the database over plain ranges.
 """
 
-from datetime import timedelta
+import json
+from base64 import urlsafe_b64decode, urlsafe_b64encode
+from datetime import datetime, timedelta
 
 from django.db.models import Case, Count, Func, IntegerField, Q, Subquery, Value, When
 from django.db.models.expressions import Star
 
+from common.errors import InvalidInput
 from tasks.models import PRIORITY_RANK, Status, Task, priority_rank
 
 ACTIVE = (Status.IN_PROGRESS, Status.PENDING)
@@ -158,3 +161,62 @@ def listing(statuses, project=None, priority=None, text=None, offset=0, limit=10
         if len(rows) >= want:
             break
     return rows[:limit], len(rows) > limit
+
+
+# Keyset paging (the API's task list) --------------------------------------
+
+
+def page(status=None, project=None, cursor=None, limit=100):
+    """Up to `limit` tasks after `cursor`, and the cursor of the next page (None on the last).
+
+    With a status, in claim order (priority rank, created_at, id), read from
+    idx_tasks_claim / idx_tasks_project_claim; without, in order of creation
+    (created_at, id), from idx_tasks_created / idx_tasks_project_created.
+    The cursor is the last row's key: each page seeks to it, never skips
+    rows with OFFSET, so the millionth page costs what the first does.
+    """
+    queryset = Task.objects.all()
+    if status:
+        queryset = queryset.filter(status=status)
+    if project:
+        queryset = queryset.filter(project=project)
+    key = ["created_at", "id"]
+    if status:
+        queryset = queryset.alias(rank=priority_rank())
+        key = ["rank", *key]
+    if cursor:
+        queryset = queryset.filter(_after(key, decode_cursor(cursor, len(key))))
+    rows = list(queryset.order_by(*key)[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if not more:
+        return rows, None
+    last = rows[-1]
+    values = ([PRIORITY_RANK.get(last.priority, 4)] if status else []) + [last.created_at.isoformat(), last.id]
+    return rows, encode_cursor(values)
+
+
+def _after(key, values):
+    """(key…) > (values…), as nested ORs the index can seek by."""
+    condition = Q()
+    for i in reversed(range(len(key))):
+        later = Q(**{f"{key[i]}__gt": values[i]})
+        condition = later if i == len(key) - 1 else later | (Q(**{key[i]: values[i]}) & condition)
+    return condition
+
+
+def encode_cursor(values):
+    return urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor, length):
+    try:
+        values = json.loads(urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(values, list) or len(values) != length:
+            raise ValueError
+        *rest, created, task_id = values
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in rest) or not isinstance(task_id, str):
+            raise ValueError
+        return [*rest, datetime.fromisoformat(created), task_id]
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise InvalidInput("cursor is not one this API gave out (start again without it)") from None

@@ -9,13 +9,14 @@ no event and duplicates none, and a change rolled back leaves none.
 """
 
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
-from common.errors import Conflict, InvalidInput, NotFound
+from common import durations
+from common.errors import Conflict, InvalidInput, NotFound, NotHolder
 from events import relay
 from projects.models import Project
 from storage import statements
@@ -123,6 +124,18 @@ def add(project, description, priority=Priority.NORMAL, metadata=None, timeout=N
             raise
         return existing, False
     return task, True
+
+
+def start_time(at=None, delay=None, names=("--at", "--in")):
+    """When a task added now becomes claimable, from a time (UTC unless it has an
+    offset) or a duration such as "2h"; None: at once."""
+    if at is not None and delay is not None:
+        raise InvalidInput(f"give {names[0]} or {names[1]}, not both")
+    if at is not None:
+        return at if timezone.is_aware(at) else at.replace(tzinfo=UTC)
+    if delay is not None:
+        return timezone.now() + timedelta(seconds=durations.seconds(delay, names[1]))
+    return None
 
 
 def add_dependency(task_id, after, by=None):
@@ -456,7 +469,7 @@ def _check_holder(task, agent, lease):
     if task.status != Status.IN_PROGRESS:
         raise Conflict(f"task {task.id} is {task.status}, not in progress; agent {agent!r} cannot finish it")
     if task.assigned_to != agent:
-        raise Conflict(
+        raise NotHolder(
             f"task {task.id} is held by {task.assigned_to!r}, not {agent!r} (it was probably requeued and claimed again)"
         )
     if lease is not None and task.started_at != lease:

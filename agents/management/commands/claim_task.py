@@ -1,5 +1,4 @@
 import sys
-import time
 
 from agents import lifecycle
 from common.cli import ADTCommand
@@ -23,22 +22,11 @@ class Command(ADTCommand):
 
     def handle(self, *args, **options):
         agent, project = options["agent"], options["project"] or options["agent"]
-        deadline = time.monotonic() + max(0.0, options["wait"])
-        delay = 0.05
-        while True:
-            task = lifecycle.claim(agent, project)
-            if task is not None:
-                self.emit(task_dict(task), [f"claimed {task_line(task)}"])
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self._say_if_paused(project)
-                sys.exit(NOTHING_PENDING)
-            # While it waits, the agent does the reaper's rounds now and then:
-            # time limits hold even where no cron runs reap_stale_agents.
-            lifecycle.maybe_sweep()
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 2, 1.0)
+        task = lifecycle.claim_waiting(agent, project, options["wait"])
+        if task is None:
+            self._say_if_paused(project)
+            sys.exit(NOTHING_PENDING)
+        self.emit(task_dict(task), [f"claimed {task_line(task)}"])
 
     def _say_if_paused(self, project):
         pause = pausing.paused_projects().get(project)

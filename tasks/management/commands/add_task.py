@@ -1,9 +1,4 @@
-from datetime import UTC, timedelta
-
-from django.core.management.base import CommandError
-from django.utils import timezone
-
-from common.cli import ADTCommand, datetime_argument, duration_argument, json_argument
+from common.cli import ADTCommand, datetime_argument, json_argument
 from tasks import queue
 from tasks.models import Priority
 from tasks.output import task_dict, task_line
@@ -33,13 +28,7 @@ class Command(ADTCommand):
 
     def handle(self, *args, **options):
         metadata = json_argument(options["metadata"], "--metadata")
-        if options["at"] and options["in_"]:
-            raise CommandError("give --at or --in, not both")
-        run_at = datetime_argument(options["at"], "--at")
-        if run_at is not None and timezone.is_naive(run_at):
-            run_at = run_at.replace(tzinfo=UTC)
-        if options["in_"]:
-            run_at = timezone.now() + timedelta(seconds=duration_argument(options["in_"], "--in"))
+        run_at = queue.start_time(datetime_argument(options["at"], "--at"), options["in_"])
         task, created = queue.add(options["project"], options["description"], options["priority"], metadata,
                                   timeout=options["timeout"], run_at=run_at, unique_key=options["unique"],
                                   after=options["after"])
