@@ -84,7 +84,7 @@ if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = envbool("DJANGO_SSL_REDIRECT", True)
     # Load balancers probe over plain HTTP.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", 31_536_000)
@@ -225,5 +225,10 @@ ADT_CLAIM_HEARTBEAT_INTERVAL = float(os.environ.get("ADT_CLAIM_HEARTBEAT_INTERVA
 
 # Where archive_tasks moves old finished tasks (one SQLite file per month)
 # and where backup writes its copies by default.
+# /metrics answers loopback without it; from elsewhere it needs `Authorization: Bearer <this>`.
+ADT_METRICS_TOKEN = os.environ.get("ADT_METRICS_TOKEN") or None
+# The longest an API claim may hold its request (and a gunicorn worker) waiting
+# for a task: below gunicorn's timeout (ADT_TIMEOUT, 30 s).
+ADT_API_MAX_WAIT = float(os.environ.get("ADT_API_MAX_WAIT") or 20)
 ADT_ARCHIVE_DIR = Path(os.environ.get("ADT_ARCHIVE_DIR") or DATA_DIR / "archive").expanduser()
 ADT_BACKUP_DIR = Path(os.environ.get("ADT_BACKUP_DIR") or ADT_HOME / "backups").expanduser()

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from api.metrics import metrics
 from api.views import api
 from dashboard import views
 
@@ -16,5 +17,6 @@ urlpatterns = [
     path("schedules/", include("schedules.urls")),
     path("", include("agents.urls")),
     path("api/v1/", api.urls),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]

@@ -27,6 +27,11 @@ class AgentQuerySet(models.QuerySet):
             )
         return self.update(last_heartbeat=now or timezone.now(), status=status)
 
+    def status_counts(self):
+        """{status: agents}, every status present."""
+        found = dict(self.order_by().values_list("status").annotate(n=models.Count("*")))
+        return {status: found.get(status, 0) for status in AgentStatus.values}
+
     def silent_since(self, cutoff):
         return self.filter(models.Q(last_heartbeat__lt=cutoff) | models.Q(last_heartbeat__isnull=True))
 

@@ -6,6 +6,7 @@ change and its event. A token acts as its agent: it claims, heartbeats and
 runs as that agent, and finishes only tasks that agent holds.
 """
 
+from django.conf import settings
 from ninja import NinjaAPI, Query, Schema
 from ninja.errors import HttpError
 
@@ -58,9 +59,10 @@ def _agent(request):
 @api.post("/claim", response={200: TaskOut, 204: None, **FAILURES}, summary="Claim the next task")
 def claim(request, body: ClaimIn):
     """The next pending task of the agent's project (or of `project`), or 204 when there is none
-    (or the project is paused). `wait` holds the request until a task comes, up to that many seconds."""
+    (or the project is paused). `wait` holds the request until a task comes, up to that many seconds
+    (capped by ADT_API_MAX_WAIT, 20 s by default)."""
     agent = _agent(request)
-    task = lifecycle.claim_waiting(agent, body.project or agent, body.wait)
+    task = lifecycle.claim_waiting(agent, body.project or agent, min(body.wait, settings.ADT_API_MAX_WAIT))
     if task is None:
         return 204, None
     return 200, task_dict(task)

@@ -107,3 +107,22 @@ class RelayReceipt(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class EventCount(models.Model):
+    """How many events of each kind were ever recorded: the counters of /metrics.
+
+    Moved forward in the transaction that records the events (the relay, or
+    feed.record), so they survive restarts, are the same in every gunicorn
+    worker, and never go back when prune_logs deletes old events. A requeue
+    is also counted under its reason ("task.requeued.timeout").
+    """
+
+    key = models.TextField(primary_key=True)
+    n = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "event_counts"
+
+    def __str__(self):
+        return f"{self.key}: {self.n}"

@@ -41,6 +41,7 @@ from django.core.signals import request_finished
 from django.db import DatabaseError, connections, router, transaction
 from django.utils import timezone
 
+from events import counts
 from events.models import Event, RelayReceipt
 from storage.outbox import OutboxEvent
 
@@ -219,3 +220,4 @@ def _append_once(source, rows):
                 "INSERT INTO events ({}) VALUES {}".format(", ".join(EVENT_COLUMNS), ", ".join([row] * len(values))),
                 [value for row_values in values for value in row_values],
             )
+            counts.add((type, data) for _, type, _, _, _, data, _ in values)

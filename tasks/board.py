@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Case, Count, Func, IntegerField, Q, Subquery, Value, When
 from django.db.models.expressions import Star
+from django.utils import timezone
 
 from common.errors import InvalidInput
 from tasks.models import PRIORITY_RANK, Status, Task, priority_rank
@@ -75,6 +76,13 @@ def active_by_priority():
     )
     priority = {rank: p for p, rank in PRIORITY_RANK.items()}
     return {(status, priority.get(rank)): n for status, rank, n in rows}
+
+
+def oldest_pending_age(now=None):
+    """Seconds since the oldest pending task was added, or None: one index seek per priority."""
+    firsts = [claim_ordered(Status.PENDING, priority=p).values_list("created_at", flat=True).first() for p in PRIORITY_RANK]
+    firsts = [f for f in firsts if f is not None]
+    return ((now or timezone.now()) - min(firsts)).total_seconds() if firsts else None
 
 
 def active_by_project(projects):
