@@ -1,7 +1,7 @@
 """What goes in and out of /api/v1: typed, so the OpenAPI schema comes from them."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
 from pydantic import ConfigDict
@@ -10,6 +10,9 @@ Priority = Literal["urgent", "high", "normal", "low"]
 TaskStatus = Literal["scheduled", "blocked", "paused", "pending", "in_progress", "completed", "failed", "cancelled"]
 # Long enough for a description or a result; a longer one is refused, not stored.
 TEXT = 100_000
+# Numbers as JSON numbers: true/false or "1" are refused, not read as 1.
+Int = Annotated[int, Field(strict=True)]
+Number = Annotated[float, Field(strict=True)]
 
 
 class In(Schema):
@@ -55,7 +58,7 @@ class TaskPage(Schema):
 
 class ClaimIn(In):
     project: str | None = Field(None, max_length=200, description="Claim from this project instead of the agent's own.")
-    wait: float = Field(0, ge=0, le=30, description="Seconds to hold the request until a task comes (at most 30).")
+    wait: Number = Field(0, ge=0, le=30, description="Seconds to hold the request until a task comes (at most 30).")
 
 
 class CompleteIn(In):
@@ -69,7 +72,7 @@ class FailIn(In):
 
 
 class ExtendIn(In):
-    seconds: int | None = Field(None, ge=1, le=10**7, description="New deadline: now + seconds (default: the task's limit).")
+    seconds: Int | None = Field(None, ge=1, le=10**7, description="New deadline: now + seconds (default: the task's limit).")
     lease: datetime | None = None
 
 
@@ -78,10 +81,11 @@ class AddIn(In):
     description: str = Field(min_length=1, max_length=TEXT)
     priority: Priority = "normal"
     metadata: Any = None
-    timeout: int | None = Field(None, ge=1, le=10**7)
+    timeout: Int | None = Field(None, ge=1, le=10**7)
     at: datetime | None = Field(None, description="Scheduled for this time (UTC unless it has an offset).")
-    in_: str | None = Field(None, alias="in", max_length=20, description="Scheduled after 90s, 10m, 2h, 1d…")
-    after: list[str] = Field(default_factory=list, max_length=100, description="Blocked until these tasks complete.")
+    in_: str | None = Field(None, alias="in", pattern=r"^[1-9][0-9]{0,8}[smhd]?$",
+                            description="Scheduled after 90s, 10m, 2h, 1d…")
+    after: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=100, description="Blocked until these tasks complete.")
     unique: str | None = Field(None, min_length=1, max_length=200, description="One unfinished task per project and key.")
 
 
@@ -102,7 +106,7 @@ class RunIn(In):
 
 
 class RunEndIn(In):
-    exit_code: int | None = Field(None, ge=-(2**31), le=2**31 - 1)
+    exit_code: Int | None = Field(None, ge=-(2**31), le=2**31 - 1)
     error: str | None = Field(None, max_length=TEXT)
     status: Literal["stopped"] | None = None
 

@@ -7,8 +7,9 @@ runs as that agent, and finishes only tasks that agent holds.
 """
 
 from django.conf import settings
-from ninja import NinjaAPI, Query, Schema
+from ninja import Field, NinjaAPI, Query, Schema
 from ninja.errors import HttpError
+from ninja.responses import Status
 
 from agents import lifecycle
 from api import errors
@@ -64,8 +65,8 @@ def claim(request, body: ClaimIn):
     agent = _agent(request)
     task = lifecycle.claim_waiting(agent, body.project or agent, min(body.wait, settings.ADT_API_MAX_WAIT))
     if task is None:
-        return 204, None
-    return 200, task_dict(task)
+        return Status(204, None)
+    return Status(200, task_dict(task))
 
 
 @api.post("/tasks/{task_id}/complete", response={200: TaskOut, **FAILURES}, summary="Complete a held task")
@@ -92,7 +93,7 @@ def heartbeat(request, body: HeartbeatIn = None):
 @api.post("/runs", response={201: RunOut, **FAILURES}, summary="Start a run")
 def start_run(request, body: RunIn):
     run = lifecycle.start_run(_agent(request), body.task, body.log_path, body.provider)
-    return 201, _run(run)
+    return Status(201, _run(run))
 
 
 @api.post("/runs/{run_id}/end", response={200: RunOut, **FAILURES}, summary="End a run")
@@ -107,21 +108,24 @@ def add(request, body: AddIn):
     run_at = queue.start_time(body.at, body.in_, names=("at", "in"))
     task, created = queue.add(body.project, body.description, body.priority, body.metadata, timeout=body.timeout,
                               run_at=run_at, unique_key=body.unique, after=body.after)
-    return (201 if created else 200), {**task_dict(task), "created": created}
+    return Status(201 if created else 200, {**task_dict(task), "created": created})
 
 
 class TaskFilters(Schema):
     status: TaskStatus | None = None
-    project: str | None = None
-    cursor: str | None = None
-    limit: int = 100
+    project: str | None = Field(None, max_length=200)
+    cursor: str | None = Field(None, max_length=500)
+    limit: int = Field(100, ge=1, le=500)
+
+
+class EventFilters(Schema):
+    after: int = Field(0, ge=0, description="The last event id seen (0: from the start).")
+    limit: int = Field(100, ge=1, le=1000)
 
 
 @api.get("/tasks", auth=READ, response={200: TaskPage, **FAILURES}, summary="List tasks")
 def tasks(request, filters: Query[TaskFilters]):
     """With `status`, in claim order; without, oldest first. Follow `next_cursor` for more."""
-    if not 1 <= filters.limit <= 500:
-        raise HttpError(422, "limit: must be from 1 to 500")
     rows, cursor = board.page(filters.status, filters.project, filters.cursor, filters.limit)
     return {"tasks": [task_dict(t) for t in rows], "next_cursor": cursor}
 
@@ -132,12 +136,10 @@ def task(request, task_id: str):
 
 
 @api.get("/events", auth=READ, response={200: EventPage, **FAILURES}, summary="Events after a cursor")
-def events(request, after: int = 0, limit: int = 100):
+def events(request, filters: Query[EventFilters]):
     """The seed's cursor: events with id > `after`, oldest first; pass `last_id` back as `after`."""
-    if not 1 <= limit <= 1000:
-        raise HttpError(422, "limit: must be from 1 to 1000")
-    rows = list(Event.objects.filter(id__gt=max(after, 0)).order_by("id")[:limit])
-    return {"events": [_event(e) for e in rows], "last_id": rows[-1].id if rows else max(after, 0)}
+    rows = list(Event.objects.filter(id__gt=filters.after).order_by("id")[: filters.limit])
+    return {"events": [_event(e) for e in rows], "last_id": rows[-1].id if rows else filters.after}
 
 
 def _run(run):

@@ -58,8 +58,9 @@ def get(url, timeout=5, headers=None):
 class Server:
     """gunicorn serving ADT admin for `adt` (an ADT with a migrated home)."""
 
-    def __init__(self, adt, static_root):
+    def __init__(self, adt, static_root, args=()):
         self.adt = adt
+        self.args = list(args)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.static_root = static_root
@@ -74,7 +75,7 @@ class Server:
                 [PYTHON, "-m", "gunicorn", "adt_admin.wsgi:application",
                  # Our own (empty) config, so a gunicorn.conf.py in the checkout does not apply.
                  "--config", str(empty_config),
-                 "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4", "--timeout", "60"],
+                 "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4", "--timeout", "60", *self.args],
                 # Plain HTTP on loopback: no TLS proxy in front (DJANGO_HTTPS=0).
                 cwd=ROOT, env={**self.adt.env, "ADT_STATIC_ROOT": str(self.static_root), "DJANGO_HTTPS": "0"},
                 stdout=log, stderr=subprocess.STDOUT,
