@@ -8,18 +8,20 @@ import hashlib
 import secrets
 import time
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from agents import lifecycle
 from agents.models import Token
 from common.errors import Conflict, InvalidInput, NotFound
+from storage import statements
 
 MAIN = "default"
 PREFIX = "adt_"
 # last_used_at is written at most this often per token and process, not on every request.
 TOUCH_SECONDS = 60
 _touched = {}
+LOOKUP_SQL = "SELECT id, agent FROM agent_tokens WHERE digest = %s AND revoked_at IS NULL"
 
 
 def digest(token):
@@ -55,7 +57,8 @@ def agent_of(text):
     """The agent a token acts as, or None for an unknown or revoked one."""
     if not text or not text.startswith(PREFIX):
         return None
-    found = Token.objects.filter(digest=digest(text), revoked_at__isnull=True).values_list("id", "agent_id").first()
+    # Asked on every API request: a plain statement on the unique index, not an ORM query.
+    found = statements.fetch_one(connections[MAIN], LOOKUP_SQL, [digest(text)])
     if found is None:
         return None
     token_id, agent = found

@@ -64,6 +64,10 @@ def sqlite(path, page_size=None):
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
         "OPTIONS": options,
+        # A gunicorn worker keeps its three connections: opening them and
+        # running the PRAGMAs above cost more than the API request itself.
+        "CONN_MAX_AGE": 600,
+        "CONN_HEALTH_CHECKS": True,
         # Test runners (manage.py test, pytest) create and then delete the
         # test database: a throw-away file of this process, never the live one.
         "TEST": {"NAME": test_path(path)},
