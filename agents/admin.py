@@ -2,11 +2,11 @@
 which writes the project.registered/updated event."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils import timezone
 
-from agents import lifecycle
-from agents.models import Agent
+from agents import lifecycle, tokens
+from agents.models import Agent, Token
 from projects.models import Project
 
 
@@ -83,3 +83,38 @@ class AgentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class TokenForm(forms.ModelForm):
+    class Meta:
+        model = Token
+        fields = ["agent", "name"]
+
+
+@admin.register(Token)
+class TokenAdmin(admin.ModelAdmin):
+    """API tokens. Adding one shows it once, in the message; revoking is the action. Only hashes are kept."""
+
+    list_display = ["id", "agent", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["agent"]
+    actions = ["revoke"]
+    form = TokenForm
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        token, text = tokens.create(obj.agent_id, obj.name, by=f"web:{request.user.get_username()}")
+        for field in Token._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(token, field.attname))
+        obj._state.adding, obj._state.db = False, token._state.db
+        self.message_user(request, f"Token for {token.agent_id} (shown only now, copy it): {text}", messages.WARNING)
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        for token_id in list(queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True)):
+            tokens.revoke(token_id, by=f"web:{request.user.get_username()}")
+        self.message_user(request, "Revoked.")

@@ -237,3 +237,16 @@ class TestMetrics:
         allowed = Client().get("/metrics", REMOTE_ADDR="10.0.0.8",
                                headers={"Authorization": "Bearer s3cret", "X-Forwarded-Proto": "https"})
         assert allowed.status_code == 200 and b"adt_tasks" in allowed.content
+
+
+def test_a_token_is_made_on_the_admin_page_shown_once_and_revoked_there():
+    staff = User.objects.create_superuser("root", "r@example.com", "pw")
+    client = Client(headers={"X-Forwarded-Proto": "https", "Host": "testserver"})
+    client.force_login(staff)
+    page = client.post("/admin/agents/token/add/", {"agent": "web", "name": "ci"}, follow=True).content.decode()
+    text = next(word for word in page.replace("<", " ").split() if word.startswith("adt_"))
+    assert call("post", "/api/v1/heartbeat", text, {}).status_code == 200
+    assert text not in client.get("/admin/agents/token/").content.decode()
+    token = Token.objects.get()
+    client.post("/admin/agents/token/", {"action": "revoke", "_selected_action": [token.id]})
+    assert call("post", "/api/v1/heartbeat", text, {}).status_code == 401
