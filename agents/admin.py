@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from agents import lifecycle, tokens
 from agents.models import Agent, Token
+from common.web import by
 from projects.models import Project
 
 
@@ -107,7 +108,7 @@ class TokenAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        token, text = tokens.create(obj.agent_id, obj.name, by=f"web:{request.user.get_username()}")
+        token, text = tokens.create(obj.agent_id, obj.name, by=by(request))
         for field in Token._meta.concrete_fields:
             setattr(obj, field.attname, getattr(token, field.attname))
         obj._state.adding, obj._state.db = False, token._state.db
@@ -116,5 +117,5 @@ class TokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):
         for token_id in list(queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True)):
-            tokens.revoke(token_id, by=f"web:{request.user.get_username()}")
+            tokens.revoke(token_id, by=by(request))
         self.message_user(request, "Revoked.")

@@ -20,7 +20,7 @@ from events import feed, relay
 from events.models import AgentRun, RunStatus
 from projects.models import Outbox, Project
 from schedules import recurring
-from tasks import pausing, queue
+from tasks import checks, pausing, queue
 from tasks.models import Status, Task
 
 # The statuses of an agent's project's tasks that agent_status counts: not yet claimed.
@@ -92,7 +92,7 @@ def check_config(config):
     if not isinstance(config, dict):
         raise InvalidInput("--config must be a JSON object")
     for key, (expected, minimum) in CONFIG_KEYS.items():
-        if key in config and not queue.whole_number(config[key], minimum):
+        if key in config and not checks.whole_number(config[key], minimum):
             raise InvalidInput(f"config {key!r} must be {expected}, not {config[key]!r}")
     return config
 

@@ -1,15 +1,13 @@
 """The registry pages: agents (state, heartbeat, current tasks, runs) and projects."""
 
 from django.conf import settings
-from django.contrib import messages
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from agents import lifecycle
 from agents.models import Agent, AgentStatus
-from common.errors import ADTError
-from common.web import by, render_page, staff_required
+from common.web import attempt, by, render_page, staff_required
 from events.models import AgentRun
 from projects.models import Project
 from tasks import board, pausing
@@ -65,15 +63,13 @@ def project_list(request):
 @staff_required
 def project_pause(request, name, action):
     """Pause or resume a project from its row on the projects page."""
-    try:
-        if action == "pause":
-            _, held = pausing.pause(name, by=by(request), reason=request.POST.get("reason", "").strip() or None)
-            messages.success(request, f"Paused {name}: {held} pending task(s) held back.")
-        else:
-            released = pausing.resume(name, by=by(request))
-            messages.success(request, f"Resumed {name}: {released} task(s) pending again.")
-    except ADTError as e:
-        messages.error(request, str(e))
+    if action == "pause":
+        reason = request.POST.get("reason", "").strip() or None
+        attempt(request, lambda: pausing.pause(name, by=by(request), reason=reason)[1],
+                lambda held: f"Paused {name}: {held} pending task(s) held back.")
+    else:
+        attempt(request, lambda: pausing.resume(name, by=by(request)),
+                lambda released: f"Resumed {name}: {released} task(s) pending again.")
     if not request.htmx:
         return redirect("agents:projects")
     rows = project_rows(list(Project.objects.filter(pk=name)))

@@ -23,6 +23,19 @@ class CappedPaginator(Paginator):
         return self.count > self.cap
 
 
+class ReadOnly:
+    """An admin that only shows: its rows change through the domain modules (actions, commands)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class BigTableAdmin(admin.ModelAdmin):
     """A ModelAdmin whose change list costs the same at 1,000 rows and at 10M."""
 

@@ -2,10 +2,13 @@
 
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django_htmx.http import HttpResponseClientRedirect
+
+from common.errors import ADTError
 
 # Pages never show more rows than this at once; "more" links fetch the next ones.
 PAGE_ROWS = 100
@@ -38,6 +41,18 @@ def render_page(request, template, fragment, context, status=200):
     if request.htmx and not request.htmx.boosted and fragment:
         template = f"{template}#{fragment}"
     return render(request, template, context, status=status)
+
+
+def attempt(request, change, done):
+    """Run `change()` and say how it went as a message: `done(result)` on success, the
+    domain's one-line refusal otherwise. Returns the result, or None when refused."""
+    try:
+        result = change()
+    except ADTError as e:
+        messages.error(request, str(e))
+        return None
+    messages.success(request, done(result))
+    return result
 
 
 def by(request):

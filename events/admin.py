@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from common.paging import BigTableAdmin
+from common.paging import BigTableAdmin, ReadOnly
 from events.models import AgentRun, Event
 from events.views import KNOWN_TYPES
 from projects.admin import ProjectFilter
@@ -21,15 +21,8 @@ class TypeFilter(admin.SimpleListFilter):
         return queryset.filter(type=self.value()) if self.value() else queryset
 
 
-class ReadOnlyAdmin(BigTableAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnly, BigTableAdmin):
+    pass
 
 
 @admin.register(Event)

@@ -1,28 +1,20 @@
 from django.contrib import admin, messages
 
 from common.errors import ADTError
+from common.paging import ReadOnly
 from common.web import by
 from schedules import recurring
 from schedules.models import Schedule
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin):
+class ScheduleAdmin(ReadOnly, admin.ModelAdmin):
     """Read-only: schedules change through add_schedule / remove_schedule, which write their events."""
 
     list_display = ["name", "project", "cron", "zone", "priority", "last_slot", "last_task", "last_error"]
     list_filter = ["project"]
     search_fields = ["name", "description"]
     actions = ["run_now", "remove"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Run the selected schedules now (one task each)")
     def run_now(self, request, queryset):

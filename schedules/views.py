@@ -1,12 +1,10 @@
 """The schedules page: every recurring task with its next run, and "run now"."""
 
-from django.contrib import messages
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from common.errors import ADTError
-from common.web import by, render_page, staff_required
+from common.web import attempt, by, render_page, staff_required
 from schedules import recurring
 from schedules.models import Schedule
 from tasks import pausing
@@ -32,11 +30,7 @@ def schedule_list(request):
 @require_POST
 @staff_required
 def run_now(request, name):
-    try:
-        task = recurring.run_now(name, by=by(request))
-        messages.success(request, f"Added task {task.id} from {name}.")
-    except ADTError as e:
-        messages.error(request, str(e))
+    attempt(request, lambda: recurring.run_now(name, by=by(request)), lambda task: f"Added task {task.id} from {name}.")
     if not request.htmx:
         return redirect("schedules:list")
     schedule = Schedule.objects.filter(pk=name).first()

@@ -8,10 +8,10 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 
 from common.errors import ADTError
-from common.paging import BigTableAdmin
+from common.paging import BigTableAdmin, ReadOnly
 from common.web import by
 from projects.admin import ProjectFilter
-from tasks import many, pausing, queue
+from tasks import checks, many, pausing, queue
 from tasks.models import PRIORITY_RANK, Pause, Priority, Task, priority_rank
 
 TASK_ID = re.compile(r"[0-9a-f]{16}")
@@ -48,7 +48,7 @@ class TaskAddForm(forms.ModelForm):
     def clean_project(self):
         # What enqueue checks, said on the form rather than as an error page.
         try:
-            return queue.check_project(self.cleaned_data["project"])
+            return checks.check_project(self.cleaned_data["project"])
         except ADTError as e:
             raise forms.ValidationError(str(e)) from None
 
@@ -142,20 +142,11 @@ class TaskAdmin(BigTableAdmin):
 
 
 @admin.register(Pause)
-class PauseAdmin(admin.ModelAdmin):
+class PauseAdmin(ReadOnly, admin.ModelAdmin):
     """Paused projects; pausing is pause_project or the projects page, resuming the action here too."""
 
     list_display = ["project", "paused_at", "paused_by", "reason"]
     actions = ["resume"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Resume the selected projects")
     def resume(self, request, queryset):

@@ -24,8 +24,6 @@ from tasks import dependencies, outbox, pausing
 from tasks.checks import check_priority, check_project, check_timeout, whole_number
 from tasks.models import PRIORITY_RANK_SQL, UNFINISHED, Outbox, Priority, Status, Task
 
-__all__ = ["check_priority", "check_project", "check_timeout", "whole_number"]
-
 TASKS = "tasks"
 # Per project this process claims from: when it last read the project (it
 # exists) and the time limit its config gives.
