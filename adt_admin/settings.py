@@ -232,3 +232,14 @@ ADT_METRICS_TOKEN = os.environ.get("ADT_METRICS_TOKEN") or None
 ADT_API_MAX_WAIT = float(os.environ.get("ADT_API_MAX_WAIT") or 20)
 ADT_ARCHIVE_DIR = Path(os.environ.get("ADT_ARCHIVE_DIR") or DATA_DIR / "archive").expanduser()
 ADT_BACKUP_DIR = Path(os.environ.get("ADT_BACKUP_DIR") or ADT_HOME / "backups").expanduser()
+
+# The heavy server's optional upgrades (docs/deployment.md). Unset: nothing changes.
+# Redis carries only hints (wake-ups, the newest event id, locks); the databases stay the truth.
+ADT_REDIS_URL = os.environ.get("ADT_REDIS_URL") or None
+# Every key and channel starts with this, so several ADT installs (or tests) can share one Redis.
+ADT_REDIS_PREFIX = os.environ.get("ADT_REDIS_PREFIX") or "adt:"
+# The longest a waiting claim or `tail_events --follow` trusts Redis before looking at the
+# database anyway: pub/sub delivers at most once.
+ADT_REDIS_SAFETY_POLL = float(os.environ.get("ADT_REDIS_SAFETY_POLL") or 5)
+# ClickHouse keeps a copy of the events for months (ship_events); logs.db may then be pruned to days.
+ADT_CLICKHOUSE_URL = os.environ.get("ADT_CLICKHOUSE_URL") or None
