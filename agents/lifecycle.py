@@ -15,12 +15,13 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
-from common.errors import Conflict, InvalidInput, NotFound, NotHolder
+from common.errors import Busy, Conflict, InvalidInput, NotFound, NotHolder
 from events import feed, relay
 from events.models import AgentRun, RunStatus
 from projects.models import Outbox, Project
 from schedules import recurring
-from tasks import checks, pausing, queue
+from storage import hub
+from tasks import checks, pausing, queue, wakeups
 from tasks.models import Status, Task
 
 # The statuses of an agent's project's tasks that agent_status counts: not yet claimed.
@@ -146,20 +147,37 @@ def claim(name, project=None):
 
 
 def claim_waiting(name, project=None, wait=0):
-    """claim(), polled for up to `wait` seconds until a task comes (claim_task --wait, the API's wait).
+    """claim(), again and again for up to `wait` seconds until a task comes (claim_task --wait, the API's wait).
+
+    With Redis the wait is woken by tasks.wakeups the moment a task of the
+    project becomes claimable, and otherwise looks only every
+    ADT_REDIS_SAFETY_POLL seconds (or when a scheduled task is due): an idle
+    agent costs the database nothing in between. Without Redis, or while it
+    is down, it polls with a back-off up to a second.
 
     While it waits, the agent does the reaper's rounds now and then: time
     limits and schedules hold even where no cron runs reap_stale_agents.
     """
     deadline = time.monotonic() + max(0.0, wait or 0)
+    task = claim(name, project)
+    if task is not None or time.monotonic() >= deadline:
+        return task
     delay = 0.05
-    while True:
-        task = claim(name, project)
-        if task is not None or time.monotonic() >= deadline:
-            return task
-        maybe_sweep()
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 2, 1.0)
+    with wakeups.listener(project) as listener:
+        while True:
+            listener.revive()  # Redis back after a restart: listen again
+            # Also the first look after subscribing: a task readied before then was not announced to us.
+            task = claim(name, project)
+            left = deadline - time.monotonic()
+            if task is not None or left <= 0:
+                return task
+            maybe_sweep()
+            if listener.active:
+                due = queue.seconds_until_due()
+                listener.wait(min(left, settings.ADT_REDIS_SAFETY_POLL, due if due is not None else left))
+            else:
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, 1.0)
 
 
 # Run history --------------------------------------------------------------
@@ -267,6 +285,7 @@ def reap_stale(threshold=None, dry_run=False):
     return list(reaped.values())
 
 
+@hub.one_at_a_time("reap_stale_agents", unless="dry_run")
 def sweep(threshold=None, dry_run=False):
     """The reaper's whole round (reap_stale_agents, and long-running processes now and then):
     dead agents reaped, tasks past their deadline taken back even from living agents,
@@ -288,9 +307,19 @@ def sweep(threshold=None, dry_run=False):
 
 
 def maybe_sweep():
-    """A sweep, if this process has not run one for ADT_SWEEP_INTERVAL seconds (a waiting claim_task calls this)."""
-    if time.monotonic() - _last_sweep >= settings.ADT_SWEEP_INTERVAL:
-        sweep()
+    """A sweep, if this process has not run one for ADT_SWEEP_INTERVAL seconds (a waiting claim_task calls this).
+
+    With Redis, one waiting process across every machine sweeps per interval.
+    """
+    global _last_sweep
+    if time.monotonic() - _last_sweep < settings.ADT_SWEEP_INTERVAL:
+        return
+    _last_sweep = time.monotonic()
+    if hub.once_per("sweep", settings.ADT_SWEEP_INTERVAL):
+        try:
+            sweep()
+        except Busy:
+            pass  # a cron reaper is sweeping right now
 
 
 def _would_reap(name, beat, now):

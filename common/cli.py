@@ -15,7 +15,7 @@ from django.db import DatabaseError
 from django.utils.dateparse import parse_datetime
 
 from common import durations
-from common.errors import ADTError
+from common.errors import ADTError, Busy
 
 
 class ADTCommand(BaseCommand):
@@ -29,6 +29,9 @@ class ADTCommand(BaseCommand):
         try:
             try:
                 return super().execute(*args, **options)
+            except Busy as e:
+                self.emit({"skipped": True, "run": e.run, "held_by": e.holder}, str(e))
+                return None
             except ADTError as e:
                 raise CommandError(str(e), returncode=e.exit_code) from None
             except DatabaseError as e:

@@ -25,3 +25,17 @@ class Conflict(ADTError):
 
 class NotHolder(Conflict):
     """Acting on what another agent holds (HTTP 403; exit 4 like any conflict)."""
+
+
+class Busy(ADTError):
+    """Another process (on any machine sharing the Redis) is doing this run now: not an error.
+
+    Commands print it as their result and exit 0, so the same cron line can
+    run on every machine.
+    """
+
+    exit_code = 0
+
+    def __init__(self, run, holder):
+        self.run, self.holder = run, holder
+        super().__init__(f"skipped: {run} is already running ({holder}, Redis lock); nothing done")

@@ -41,8 +41,9 @@ from django.core.signals import request_finished
 from django.db import DatabaseError, connections, router, transaction
 from django.utils import timezone
 
-from events import counts
+from events import counts, fanout
 from events.models import Event, RelayReceipt
+from storage import ordering
 from storage.outbox import OutboxEvent
 
 LOGS = "logs"
@@ -197,6 +198,8 @@ def _append_once(source, rows):
     data_field = Event._meta.get_field("data")
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with transaction.atomic(using=LOGS), connection.cursor() as cursor:
+        ordering.appending_events(connection)
+        fanout.landed()
         for i in range(0, len(rows), CHUNK):
             chunk = {f"{source}:{row[0]}": row for row in rows[i : i + CHUNK]}
             cursor.execute(

@@ -19,7 +19,7 @@ from common.errors import InvalidInput
 from common.maintenance import check_batch_size, check_days
 from events import feed, relay
 from events.models import AgentRun, Event, RelayReceipt, RunStatus
-from storage import localdb
+from storage import hub, localdb
 
 LOGS = "logs"
 # Rows per write transaction. Claims relay their events into logs.db, so
@@ -47,6 +47,7 @@ def old_runs(cutoff):
     )
 
 
+@hub.one_at_a_time("prune_logs", unless="dry_run")
 def prune(older_than=None, *, dry_run=False, vacuum=False, batch_size=BATCH_SIZE, progress=None):
     """Delete events and finished runs older than `older_than` days (default
     ADT_LOG_RETENTION_DAYS) and relay receipts older than a day.

@@ -36,7 +36,7 @@ from django.utils import timezone
 from common.errors import Conflict, InvalidInput
 from common.maintenance import check_batch_size, check_days
 from events import feed
-from storage import localdb
+from storage import hub, localdb
 from tasks.models import FINISHED, UNFINISHED
 
 TASKS = "tasks"
@@ -80,6 +80,7 @@ def archive_name(age):
 # The run ------------------------------------------------------------------
 
 
+@hub.one_at_a_time("archive_tasks", unless="dry_run")
 def archive(older_than, statuses=FINISHED, *, delete=False, dry_run=False, batch_size=BATCH_SIZE, progress=None):
     """Archive (or with `delete`, drop) finished tasks older than `older_than` days.
 

@@ -20,7 +20,7 @@ from common.errors import Conflict, InvalidInput, NotFound, NotHolder
 from events import relay
 from projects.models import Project
 from storage import statements
-from tasks import dependencies, outbox, pausing
+from tasks import dependencies, outbox, pausing, wakeups
 from tasks.checks import check_priority, check_project, check_timeout, whole_number
 from tasks.models import PRIORITY_RANK_SQL, UNFINISHED, Outbox, Priority, Status, Task
 
@@ -203,6 +203,14 @@ def claim(agent, project=None):
     return task
 
 
+def seconds_until_due(now=None):
+    """Seconds until the next scheduled task is due (0 if one is), or None when none is scheduled."""
+    run_at = Task.objects.filter(status=Status.SCHEDULED).order_by("run_at").values_list("run_at", flat=True).first()
+    if run_at is None:
+        return None
+    return max(0.0, (run_at - (now or timezone.now())).total_seconds())
+
+
 def _promote_now_and_then():
     """promote_due() at most once per ADT_SCHEDULE_CHECK_INTERVAL in a claiming process."""
     global _last_promotion
@@ -266,6 +274,7 @@ def complete(task_id, agent, result=None, lease=None):
         _check_holder(get(task_id), agent, lease)
         raise Conflict(f"task {task_id} changed while completing it; try again")  # pragma: no cover
     relay.changed(Outbox)
+    wakeups.on_complete(task)
     return task
 
 
