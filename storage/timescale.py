@@ -48,8 +48,15 @@ def loadable(alias):
         return False
     if _scalar(alias, "SELECT count(*) FROM pg_extension WHERE extname = %s", [EXTENSION]):
         return True
-    libraries = _scalar(alias, "SELECT current_setting('shared_preload_libraries')") or ""
-    return EXTENSION in [name.strip().strip('"') for name in libraries.split(",")]
+    # Through pg_settings, which hides what a user may not read instead of
+    # failing: shared_preload_libraries is for superusers and
+    # pg_read_all_settings only, but the settings the preloaded library
+    # defines (timescaledb.max_background_workers, …) are there for anyone.
+    return bool(_scalar(
+        alias,
+        "SELECT count(*) FROM pg_settings WHERE name LIKE %s OR (name = 'shared_preload_libraries' AND setting LIKE %s)",
+        [f"{EXTENSION}.%", f"%{EXTENSION}%"],
+    ))
 
 
 def in_use(alias, table):

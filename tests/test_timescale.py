@@ -81,7 +81,7 @@ def plain_pg(pg):
 def timescale_pg(pg):
     if not pg.offers_timescaledb():
         pytest.skip(f"timescaledb is not offered by the PostgreSQL at {pg.databases.base}: not in Debian's archive or PyPI")
-    if pg.pg_scalar("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'") == 0 and "timescaledb" not in pg.pg_scalar(
+    if not pg.pg_scalar("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'") and "timescaledb" not in pg.pg_scalar(
         "SELECT current_setting('shared_preload_libraries')"
     ):
         pytest.skip(f"the PostgreSQL at {pg.databases.base} offers timescaledb but does not preload it (shared_preload_libraries)")
