@@ -5,6 +5,6 @@ class EventsConfig(AppConfig):
     name = "events"
 
     def ready(self):
-        from events import relay
+        from events import checks, relay  # noqa: F401 (checks registers itself)
 
         relay.connect_hooks()

@@ -5,6 +5,14 @@ writing events wait for one batch at most. The space comes back the same
 way, with PRAGMA incremental_vacuum in steps (storage.localdb.reclaim);
 a full VACUUM, which holds the write lock for the whole rewrite, only when
 asked for.
+
+Where logs.db is PostgreSQL with TimescaleDB and `events` a hypertable
+(events migration 0004), old events go first as whole chunks (drop_chunks:
+no row by row delete, the space back at once), then the rows of the chunk
+the cutoff falls in by the same batched delete. Runs always go by the
+batched delete: a chunk of runs by start time may hold one still running.
+A PostgreSQL logs database without TimescaleDB is refused as before (its
+own tools and autovacuum look after it).
 """
 
 import time
@@ -19,7 +27,7 @@ from common.errors import InvalidInput
 from common.maintenance import check_batch_size, check_days
 from events import feed, relay
 from events.models import AgentRun, Event, RelayReceipt, RunStatus
-from storage import hub, localdb
+from storage import hub, localdb, timescale
 
 LOGS = "logs"
 # Rows per write transaction. Claims relay their events into logs.db, so
@@ -59,7 +67,11 @@ def prune(older_than=None, *, dry_run=False, vacuum=False, batch_size=BATCH_SIZE
     batch_size = check_batch_size(batch_size)
     if vacuum and dry_run:
         raise InvalidInput("--vacuum and --dry-run do not go together")
-    localdb.path(LOGS)  # refuse a remote logs database before doing anything
+    chunked = timescale.in_use(LOGS, "events")
+    if not chunked:
+        localdb.path(LOGS)  # refuse a remote logs database before doing anything
+    elif vacuum:
+        raise InvalidInput("--vacuum is for a SQLite file; on PostgreSQL autovacuum gives deleted rows' space back")
     started = time.monotonic()
     now = timezone.now()
     cutoff = now - timedelta(days=days)
@@ -75,13 +87,24 @@ def prune(older_than=None, *, dry_run=False, vacuum=False, batch_size=BATCH_SIZE
         "freed_bytes": 0,
         "vacuum": vacuum,
     }
+    if chunked:
+        summary["chunks"] = timescale.chunks_older_than(LOGS, "events", cutoff)
     if dry_run:
         return _timed(summary, started)
-    connections[LOGS].ensure_connection()
-    raw = connections[LOGS].connection
-    localdb.manual_checkpoints(raw)
     total = summary["events"] + summary["runs"]
     done = {"events": 0, "runs": 0}
+    if chunked:
+        raw = None
+        before, size = old_events(cutoff).count(), timescale.size(LOGS, "events")
+        summary["chunks"] = timescale.drop_chunks(LOGS, "events", cutoff)
+        done["events"] = before - old_events(cutoff).count()
+        summary["freed_bytes"] = max(0, size - timescale.size(LOGS, "events"))
+        if progress:
+            progress(done["events"], total)
+    else:
+        connections[LOGS].ensure_connection()
+        raw = connections[LOGS].connection
+        localdb.manual_checkpoints(raw)
     for name, rows in (("events", old_events), ("runs", old_runs)):
         while True:
             batch_started = time.monotonic()
@@ -91,14 +114,16 @@ def prune(older_than=None, *, dry_run=False, vacuum=False, batch_size=BATCH_SIZE
                     rows(cutoff).filter(id__in=ids).delete()
             if not ids:
                 break
-            localdb.breathe(raw, time.monotonic() - batch_started)
+            if raw is not None:
+                localdb.breathe(raw, time.monotonic() - batch_started)
             done[name] += len(ids)
             summary["batches"] += 1
             if progress:
                 progress(done["events"] + done["runs"], total)
     summary.update(done)
     summary["receipts"] = relay.prune_receipts(receipts_before)
-    summary["freed_bytes"] = localdb.vacuum(LOGS) if vacuum else localdb.reclaim(LOGS)
+    if not chunked:
+        summary["freed_bytes"] = localdb.vacuum(LOGS) if vacuum else localdb.reclaim(LOGS)
     _timed(summary, started)
     feed.record("logs.pruned", data={k: v for k, v in summary.items() if k != "dry_run"})
     return summary

@@ -9,7 +9,8 @@ from events import retention
 class Command(ADTCommand):
     help = (
         "Delete events and finished agent runs older than --older-than days from logs.db, in batches, "
-        "and relay receipts older than a day; then give the space back a step at a time."
+        "and relay receipts older than a day; then give the space back a step at a time. "
+        "Where events is a TimescaleDB hypertable (PostgreSQL), whole chunks of old events are dropped first."
     )
 
     def add_arguments(self, parser):
@@ -38,6 +39,11 @@ class Command(ADTCommand):
         counts = f"{s['events']:,} event(s), {s['runs']:,} finished run(s) older than {s['older_than_days']:g} days and {s['receipts']:,} relay receipt(s)"
         if s["dry_run"]:
             line = f"would prune {counts}"
+            if "chunks" in s:  # events is a TimescaleDB hypertable
+                line += f", dropping {s['chunks']:,} whole chunk(s) of events"
+        elif "chunks" in s:
+            line = (f"pruned {counts}: dropped {s['chunks']:,} whole chunk(s) of events (TimescaleDB), "
+                    f"the rest in {s['batches']} batch(es); gave back {size(s['freed_bytes'])}, {s['seconds']:.1f}s")
         else:
             line = f"pruned {counts} in {s['batches']} batch(es); gave back {size(s['freed_bytes'])}{' (full vacuum)' if s['vacuum'] else ''}, {s['seconds']:.1f}s"
         self.emit(summary, line)
