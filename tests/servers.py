@@ -156,3 +156,55 @@ class Postgres:
         with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
             for name in self.names.values():
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+MACHINE_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def machine_redis():
+    """The machine's Redis (127.0.0.1:6379), a redis-py client to it, or unavailable()."""
+    import redis
+
+    client = redis.Redis.from_url(MACHINE_REDIS, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as e:
+        unavailable(f"no Redis at {MACHINE_REDIS}: {e}")
+    return client
+
+
+class RedisServer:
+    """A redis-server of the test's own, on a free port, that a test may kill and start again."""
+
+    def __init__(self, folder):
+        binary = shutil.which("redis-server")
+        if binary is None:
+            unavailable("redis-server is not installed (Debian's redis-server package)")
+        self.binary, self.folder, self.port = binary, Path(folder), free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def freeze(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.thaw()
+        self.kill()

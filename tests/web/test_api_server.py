@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -79,3 +80,28 @@ def test_schemathesis_finds_no_server_error_and_every_response_matches_the_schem
     assert "passed" in result.stdout
     server_log = api_site.log.read_text()
     assert '" 500 ' not in server_log and "Traceback" not in server_log
+
+
+def test_a_waiting_api_claim_is_woken_by_redis_the_moment_a_task_is_added(adt, static_root):
+    import uuid
+
+    from tests.servers import MACHINE_REDIS, machine_redis
+
+    client, prefix = machine_redis(), f"test-{uuid.uuid4().hex[:10]}:"
+    # Redis is trusted for a minute: only a wake-up brings the task before the claim's 15 s run out.
+    home = ADT(adt.home, env={"ADT_REDIS_URL": MACHINE_REDIS, "ADT_REDIS_PREFIX": prefix, "ADT_REDIS_SAFETY_POLL": "60"})
+    assert home.manage("register_project", "web", "/srv/web").returncode == 0
+    try:
+        with Server(home, static_root) as site:
+            web = token(site, "web")
+            late = home.popen("-c", "import subprocess, sys, time; time.sleep(1.5); subprocess.run([sys.executable, "
+                                    "'manage.py', 'add_task', '--project', 'web', '--description', 'over http'], check=True)")
+            started = time.monotonic()
+            status, task = post(site, "/api/v1/claim", web, {"wait": 15})
+            waited = time.monotonic() - started
+            assert late.wait(timeout=30) == 0
+            assert (status, task["description"]) == (200, "over http")
+            assert waited < 1.5 + 5
+    finally:
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)

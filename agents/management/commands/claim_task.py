@@ -18,7 +18,7 @@ class Command(ADTCommand):
     def add_arguments(self, parser):
         parser.add_argument("--agent", required=True)
         parser.add_argument("--project", help="Claim from this project instead of the agent's own.")
-        parser.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="Keep polling this long for a task.")
+        parser.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="Wait this long for a task (woken at once when ADT_REDIS_URL is set, else polling).")
 
     def handle(self, *args, **options):
         agent, project = options["agent"], options["project"] or options["agent"]
