@@ -113,6 +113,7 @@ def agent_main(args):
 
     def waiting(wait):
         marks.append((time.monotonic(), "call"))
+        wakes.clear()  # a hint belongs to the call that heard it
         return lifecycle.claim_waiting(args.agent, args.agent, wait=wait)
 
     print("ready", flush=True)
@@ -137,8 +138,7 @@ def agent_main(args):
         "agent": args.agent, "seconds": seconds, **calls, **counts,
         "looks": len(looks), "median_gap": statistics.median(gaps) if gaps else None,
         "min_gap": min(gaps) if gaps else None,
-        # Looks that came sooner than a safety-net poll after the one before, and what they ran.
-        "safety_polls": after.count("timeout"), "waits": len(marks) - after.count("call"),
+        "safety_polls": after.count("timeout"), "waits": sum(kind != "call" for _, kind in marks),
         "extra_looks": len(extra), "extra_statements": sum(looks[i][2] for i in extra),
         "timeline": [(round(a - started, 3), round(b - a, 3), k, kind) for (a, b, k), kind in zip(looks, after, strict=True)],
     }), flush=True)
@@ -310,7 +310,7 @@ def idle_table(idle, seconds, safety, sweep_interval):
           f"(safety-net poll {safety:g} s, sweep interval {sweep_interval:g} s); per agent per minute:\n")
     print("| mode | claims | looks | statements | writes | write transactions | "
           + " | ".join(f"on {a}" for a in aliases)
-          + " | median s between looks | looks between safety-net polls (statements) | sweeps, whole fleet |")
+          + " | median s between looks | looks between safety-net polls, all agents (statements) | sweeps, all agents, whole run |")
     print("|---|" + "---:|" * (8 + len(aliases)))
     for mode in MODES:
         rows = idle[mode]
@@ -378,8 +378,10 @@ def main():
 
         from storage import hub
 
-        if hub.client() is None or not hub.client().ping():
-            raise SystemExit(f"Redis at {args.redis} does not answer")
+        try:
+            hub.client().ping()
+        except Exception as e:  # noqa: BLE001 - any failure: no Redis line to measure
+            raise SystemExit(f"Redis at {args.redis} does not answer ({e})") from None
         print(f"latency: {args.rounds} enqueues per mode, taking turns", flush=True)
         latencies, hints = measure_latency(home, names, args.redis, prefix, args.rounds)
         print(f"idle: {args.idle_agents} agents per mode for {args.idle_seconds:g} s", flush=True)
