@@ -138,7 +138,7 @@ def agent_main(args):
         "agent": args.agent, "seconds": seconds, **calls, **counts,
         "looks": len(looks), "median_gap": statistics.median(gaps) if gaps else None,
         "min_gap": min(gaps) if gaps else None,
-        "safety_polls": after.count("timeout"), "waits": sum(kind != "call" for _, kind in marks),
+        "safety_polls": sum(kind == "timeout" for _, kind in marks), "waits": sum(kind != "call" for _, kind in marks),
         "extra_looks": len(extra), "extra_statements": sum(looks[i][2] for i in extra),
         "timeline": [(round(a - started, 3), round(b - a, 3), k, kind) for (a, b, k), kind in zip(looks, after, strict=True)],
     }), flush=True)
