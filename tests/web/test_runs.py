@@ -281,3 +281,10 @@ def test_a_poll_with_a_bad_offset_is_refused(client, home, worktree):
 @pytest.mark.parametrize("url", ["/runs/", "/runs/1/", "/runs/1/log?offset=0"])
 def test_run_pages_are_for_staff_only(outsider_client, url):
     assert outsider_client.get(url).status_code == 403
+
+
+def test_a_run_whose_task_id_no_page_can_have_is_listed_without_error(client, home, worktree):
+    # The seed's rows may hold anything in agent_runs.task.
+    run = AgentRun.objects.create(project="demo", task="a/b c", status=RunStatus.COMPLETED)
+    assert 'href="/tasks/a%2Fb%20c/"' in client.get("/runs/").content.decode()
+    assert client.get(f"/runs/{run.id}/").status_code == 200
