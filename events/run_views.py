@@ -81,7 +81,8 @@ class Links:
 
 
 def run_row(run, now, links):
-    running = run.ended_at is None and run.status in (RunStatus.RUNNING, None)
+    # Only a run started as running and not ended yet: the seed's rows may have no status.
+    running = run.ended_at is None and run.status == RunStatus.RUNNING
     end = run.ended_at or (now if running else None)
     return {
         "run": run,
