@@ -190,7 +190,8 @@ def test_a_five_megabyte_log_shows_only_its_tail(client, home, worktree):
     assert "are not shown: this is the last 64 KB." in response.content.decode()
 
 
-@pytest.mark.parametrize("case", ["outside", "symlink out", "dot-dot", "relative", "missing", "directory", "none"])
+@pytest.mark.parametrize("case", ["outside", "symlink out", "dot-dot", "relative", "missing", "directory", "none",
+                                  "fifo", "symlink loop"])
 def test_logs_it_must_not_or_cannot_read_get_a_clear_message(client, home, worktree, outside, case):
     log_path, message = {
         "outside": (outside, "is outside"),
@@ -200,9 +201,16 @@ def test_logs_it_must_not_or_cannot_read_get_a_clear_message(client, home, workt
         "missing": (worktree / "nope.log", "does not exist"),
         "directory": (home / "logs", "is a directory"),
         "none": (None, "has no log file"),
+        "fifo": (worktree / "pipe.log", "is not a regular file"),
+        "symlink loop": (worktree / "loop-a.log", "cannot be resolved"),
     }[case]
     if case == "symlink out":
         (worktree / "link.log").symlink_to(outside)
+    if case == "fifo":
+        os.mkfifo(worktree / "pipe.log")  # opening it must not wait for a writer
+    if case == "symlink loop":
+        (worktree / "loop-a.log").symlink_to(worktree / "loop-b.log")
+        (worktree / "loop-b.log").symlink_to(worktree / "loop-a.log")
     run = a_run(log_path)
 
     response = client.get(f"/runs/{run.id}/")
