@@ -1,7 +1,8 @@
 """A run's log file (agent_runs.log_path) for the run's page: its tail, and what was appended since.
 
 Only files under settings.ADT_HOME or the run's project's registered path
-are ever read. The path is resolved first (symlinks followed, `..` folded),
+are ever read, and never ADT's own (settings.ADT_PRIVATE_PATHS: the secret
+key, the databases, the backups). The path is resolved first (symlinks followed, `..` folded),
 and the real path must lie inside one of those roots, themselves resolved.
 Every refusal is a LogUnavailable with a one-line reason for the page.
 
@@ -73,6 +74,9 @@ def locate(run):
         where = " or ".join(str(root) for root in allowed)
         shown = run.log_path if str(real) == run.log_path else f"{run.log_path} (really {real})"
         raise LogUnavailable(f"The log {shown} is outside {where}, so it is not read.")
+    for private in settings.ADT_PRIVATE_PATHS:
+        if real.is_relative_to(Path(private).resolve()):
+            raise LogUnavailable(f"The log {run.log_path} is one of ADT's own files (key, databases, backups), so it is not read.")
     return real
 
 

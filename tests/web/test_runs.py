@@ -3,6 +3,7 @@
 import os
 import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.utils import timezone
@@ -20,6 +21,7 @@ def home(settings, tmp_path):
     """ADT_HOME in a folder of its own, with a logs/ folder in it."""
     settings.ADT_HOME = tmp_path / "home"
     (settings.ADT_HOME / "logs").mkdir(parents=True)
+    settings.ADT_PRIVATE_PATHS = [settings.ADT_HOME / "secret_key", settings.ADT_HOME / "data"]
     return settings.ADT_HOME
 
 
@@ -56,11 +58,9 @@ def end(run, code=0):
 
 def log_text(html):
     """The text of the page's <pre id="log-text">, unescaped as a browser would."""
-    import html as html_module
-
     found = re.search(r'<pre id="log-text" class="log">(.*?)</pre>', html, re.S)
     assert found, html
-    return html_module.unescape(found.group(1))
+    return unescape(found.group(1))
 
 
 def without_oob(body):
@@ -296,3 +296,13 @@ def test_a_run_whose_task_id_no_page_can_have_is_listed_without_error(client, ho
     run = AgentRun.objects.create(project="demo", task="a/b c", status=RunStatus.COMPLETED)
     assert 'href="/tasks/a%2Fb%20c/"' in client.get("/runs/").content.decode()
     assert client.get(f"/runs/{run.id}/").status_code == 200
+
+
+def test_adts_own_files_under_adt_home_are_never_shown(client, home, worktree):
+    (home / "secret_key").write_text("s3cret\n")
+    (home / "data").mkdir()
+    (home / "data" / "main.db").write_bytes(b"SQLite format 3\0")
+    (worktree / "key.log").symlink_to(home / "secret_key")
+    for path in (home / "secret_key", home / "data" / "main.db", worktree / "key.log"):
+        html = unescape(client.get(f"/runs/{a_run(path).id}/").content.decode())
+        assert "is one of ADT's own files" in html and "s3cret" not in html and "SQLite format" not in html
