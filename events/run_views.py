@@ -165,6 +165,7 @@ def run_log(request, run_id):
         context = {**log_context(run, problem=str(e)), "offset": offset}
     else:
         context = log_context(run, chunk=chunk)
-        if not chunk.text and not chunk.restarted and context["following"] and request.GET.get("problem") != "1":
+        # Nothing read (bytes that show as nothing, like colour codes, still move the offset on).
+        if chunk.end == offset and not chunk.restarted and context["following"] and request.GET.get("problem") != "1":
             return HttpResponse(status=204)
     return render(request, "events/run.html#appended", {**context, "oob": True})

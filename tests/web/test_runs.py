@@ -306,3 +306,13 @@ def test_adts_own_files_under_adt_home_are_never_shown(client, home, worktree):
     for path in (home / "secret_key", home / "data" / "main.db", worktree / "key.log"):
         html = unescape(client.get(f"/runs/{a_run(path).id}/").content.decode())
         assert "is one of ADT's own files" in html and "s3cret" not in html and "SQLite format" not in html
+
+
+def test_bytes_that_show_as_nothing_still_move_the_offset_on(client, home, worktree):
+    log = worktree / "colour.log"
+    log.write_bytes(b"a\n")
+    run = a_run(log)
+    with log.open("ab") as f:
+        f.write(b"\x1b[0m")
+    poll = client.get(f"/runs/{run.id}/log?offset=2").content.decode()
+    assert without_oob(poll) == "" and f"/runs/{run.id}/log?offset=6" in poll
