@@ -232,6 +232,9 @@ ADT_METRICS_TOKEN = os.environ.get("ADT_METRICS_TOKEN") or None
 ADT_API_MAX_WAIT = float(os.environ.get("ADT_API_MAX_WAIT") or 20)
 ADT_ARCHIVE_DIR = Path(os.environ.get("ADT_ARCHIVE_DIR") or DATA_DIR / "archive").expanduser()
 ADT_BACKUP_DIR = Path(os.environ.get("ADT_BACKUP_DIR") or ADT_HOME / "backups").expanduser()
+# Under ADT_HOME but never shown as a run's log (events/runlogs.py): an agent
+# may name any path as its log, and the secret key signs every session.
+ADT_PRIVATE_PATHS = [ADT_HOME / "secret_key", DATA_DIR, ADT_BACKUP_DIR]
 
 # The heavy server's optional upgrades (docs/deployment.md). Unset: nothing changes.
 # Redis carries only hints (wake-ups, the newest event id, locks); the databases stay the truth.

@@ -15,6 +15,7 @@ urlpatterns = [
     path("tasks/", include("tasks.urls")),
     path("events/", include("events.urls")),
     path("schedules/", include("schedules.urls")),
+    path("runs/", include("events.run_urls")),
     path("", include("agents.urls")),
     path("api/v1/", api.urls),
     path("metrics", metrics, name="metrics"),

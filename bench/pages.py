@@ -4,8 +4,9 @@ Fills two temporary ADT_HOMEs (`manage.py migrate`, then bench/fill.py's
 raw bulk load): one with 1,000 tasks and 1,000 events, one with --tasks
 (1,000,000) and --events (10,000,000). Then, for each, a separate process
 asks every page through Django's test Client (in process: no network, the
-whole request, middleware to template) and prints the median of --repeat
-requests. The goal: every page under 300 ms at full size.
+whole request, middleware to template) and prints the median and the 95th
+percentile of --repeat requests. The goal (issue 24): every page under
+100 ms p95 at full size.
 
     python bench/pages.py                  # 1M tasks, 10M events (fill takes several minutes)
     python bench/pages.py --quick          # 20k tasks, 200k events
@@ -26,11 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-GOAL_MS = 300
+GOAL_MS = 100
+# A run's page reads the tail of this much log (the bench writes it once).
+LOG_BYTES = 5 * 1024 * 1024
 
 
-def pages(detail_task, newest_event):
-    """(label, url) of every page measured; the ones the goal names come first."""
+def pages(detail_task, newest_event, run, older_run, log_size):
+    """(label, url) of every page measured; the ones the first goal named come first."""
     return [
         ("dashboard", "/"),
         ("queue (active)", "/tasks/"),
@@ -54,6 +57,14 @@ def pages(detail_task, newest_event):
         ("admin tasks (project)", "/admin/tasks/task/?project=project-03"),
         ("admin events (error)", "/admin/events/event/?level__exact=error"),
         ("admin events (task id)", f"/admin/events/event/?q={detail_task}"),
+        ("runs page", "/runs/"),
+        ("runs page (agent)", "/runs/?agent=project-03"),
+        ("runs page (status=error)", "/runs/?status=error"),
+        ("runs page (agent+running)", "/runs/?agent=project-03&status=running"),
+        ("runs page (more, keyset)", f"/runs/?before={older_run}"),
+        ("run page, 5 MB log", f"/runs/{run}/"),
+        ("run log poll, 1 KB new", f"/runs/{run}/log?offset={log_size - 1024}"),
+        ("run log poll, none new", f"/runs/{run}/log?offset={log_size}"),
         ("healthz", "/healthz"),
     ]
 
@@ -87,6 +98,29 @@ def prepare(home, n_tasks, n_events, static_root):
     marker.write_text(json.dumps(wanted))
 
 
+def bench_run():
+    """A running run of project-03 whose log (under ADT_HOME) holds LOG_BYTES: (id, log size)."""
+    from django.conf import settings
+
+    from events.models import AgentRun, RunStatus
+
+    log = settings.ADT_HOME / "logs" / "bench-run.log"
+    if not log.exists() or log.stat().st_size != LOG_BYTES:
+        log.parent.mkdir(exist_ok=True)
+        line = b"2026-12-01 12:00:00 step of an agent's work, as it writes its log " + b"x" * 60 + b"\n"
+        log.write_bytes((line * (LOG_BYTES // len(line) + 1))[:LOG_BYTES])
+    run = AgentRun.objects.filter(log_path=str(log)).first() or AgentRun.objects.create(
+        project="project-03", provider="cursor", status=RunStatus.RUNNING, log_path=str(log)
+    )
+    return run.id, LOG_BYTES
+
+
+def percentile(times, p):
+    """The p-th percentile (nearest rank) of `times`."""
+    ranked = sorted(times)
+    return ranked[min(len(ranked) - 1, max(0, -(-p * len(ranked) // 100) - 1))]
+
+
 def measure(repeat):
     """In the child process: time every page for this ADT_HOME; print JSON."""
     import django
@@ -95,7 +129,7 @@ def measure(repeat):
     from django.contrib.auth.models import User
     from django.test import Client
 
-    from events.models import Event
+    from events.models import AgentRun, Event
     from tasks.models import Task
 
     user = User.objects.filter(username="bench").first() or User.objects.create_superuser("bench", password="bench")
@@ -105,8 +139,11 @@ def measure(repeat):
     newest = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
     # A task from the middle of the table (its timeline is ~10 events).
     detail = Task.objects.order_by("created_at").values_list("id", flat=True)[Task.objects.count() // 2]
+    run, log_size = bench_run()
+    # A run from the middle of the table: "show more" far down the list.
+    older = AgentRun.objects.order_by("-id").values_list("id", flat=True)[AgentRun.objects.count() // 2]
     out = {}
-    for label, url in pages(detail, newest):
+    for label, url in pages(detail, newest, run, older, log_size):
         times = []
         for i in range(repeat + 1):
             began = time.perf_counter()
@@ -116,7 +153,7 @@ def measure(repeat):
                 raise SystemExit(f"{url}: HTTP {response.status_code}")
             if i:  # the first one warms the caches of this process
                 times.append(elapsed)
-        out[label] = statistics.median(times)
+        out[label] = [statistics.median(times), percentile(times, 95)]
     print(json.dumps(out))
 
 
@@ -137,7 +174,7 @@ def main():
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--quick", action="store_true", help="20,000 tasks and 200,000 events")
-    parser.add_argument("--repeat", type=int, default=9, help="requests per page (the median is printed)")
+    parser.add_argument("--repeat", type=int, default=20, help="requests per page (the median and p95 are printed)")
     parser.add_argument("--keep", type=Path, help="fill (or reuse) the databases under this directory and keep them")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -163,19 +200,18 @@ def main():
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
 
-    print(f"\nServer-side time per page, median of {args.repeat} requests (ms); goal: under {GOAL_MS} ms at full size.")
-    print(f"{'page':28} {'1k rows':>9} {'full':>9} {'ratio':>7}")
+    print(f"\nServer-side time per page over {args.repeat} requests (ms); goal: p95 under {GOAL_MS} ms at full size.")
+    print(f"{'page':28} {'1k median':>10} {'1k p95':>8} {'full median':>12} {'full p95':>9}")
     slow = []
-    for i, (label, small_ms) in enumerate(small.items()):
-        full_ms = full[label]
+    for i, (label, (small_median, small_p95)) in enumerate(small.items()):
+        full_median, full_p95 = full[label]
         if i == GOAL_PAGES:
-            print("  (beyond the goal's pages)")
+            print("  (beyond the first goal's pages)")
         mark = ""
-        if full_ms >= GOAL_MS:
+        if full_p95 >= GOAL_MS:
             mark = "  over goal"
-            if i < GOAL_PAGES:
-                slow.append(label)
-        print(f"{label:28} {small_ms:9.1f} {full_ms:9.1f} {full_ms / small_ms:6.1f}x{mark}")
+            slow.append(label)
+        print(f"{label:28} {small_median:10.1f} {small_p95:8.1f} {full_median:12.1f} {full_p95:9.1f}{mark}")
     print("goal met" if not slow else f"goal missed: {', '.join(slow)}")
 
 

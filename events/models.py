@@ -88,6 +88,12 @@ class AgentRun(models.Model):
         indexes = [
             models.Index(fields=["project"], name="idx_runs_project"),
             models.Index(fields=["started_at"], name="idx_runs_time"),
+            # The runs page filtered by status, or by agent and status, newest
+            # first (events/run_views.py): read in id order from these, so a rare
+            # status costs no scan of every run. By agent alone, idx_runs_project
+            # already yields id order (SQLite keeps the rowid in every index).
+            models.Index(fields=["status", "id"], name="idx_runs_status"),
+            models.Index(fields=["project", "status", "id"], name="idx_runs_project_status"),
         ]
 
     def __str__(self):

@@ -131,3 +131,28 @@ def test_a_claim_writes_no_index_the_web_admin_added():
             columns = {row[2] for row in cursor.execute(f"PRAGMA index_info({name})").fetchall()}
             sql = cursor.execute("SELECT sql FROM sqlite_master WHERE name = %s", [name]).fetchone()[0]
             assert not columns & claim_changes or (partial[name] and '"completed_at" IS NOT NULL' in sql), sql
+
+
+def test_the_runs_page_reads_indexes_in_id_order(client):
+    from agents import lifecycle
+
+    run = lifecycle.start_run("demo")
+    lifecycle.end_run(run.id, 0)
+    lifecycle.start_run("demo")
+    for url, index in [
+        ("/runs/", "SCAN agent_runs"),  # by id, backwards, LIMIT 101
+        (f"/runs/?before={run.id + 1}", "INTEGER PRIMARY KEY (rowid<?)"),
+        ("/runs/?agent=demo", "idx_runs_project (project=?)"),
+        (f"/runs/?agent=demo&before={run.id + 1}", "idx_runs_project (project=? AND rowid<?)"),
+        ("/runs/?status=running", "idx_runs_status (status=?)"),
+        (f"/runs/?status=completed&before={run.id + 1}", "idx_runs_status (status=? AND id<?)"),
+        ("/runs/?agent=demo&status=error", "idx_runs_project_status (project=? AND status=?)"),
+        (f"/runs/?agent=demo&status=running&before={run.id + 1}", "idx_runs_project_status (project=? AND status=? AND id<?)"),
+        (f"/runs/{run.id}/", "INTEGER PRIMARY KEY (rowid=?)"),
+        (f"/runs/{run.id}/log?offset=0", "INTEGER PRIMARY KEY (rowid=?)"),
+    ]:
+        found = [(sql, plan) for sql, plan in plans("logs", lambda url=url: client.get(url)) if 'FROM "agent_runs"' in sql]
+        assert found, url
+        for sql, plan in found:
+            assert index in plan, f"{url}: {plan}\n{sql}"
+            assert "TEMP B-TREE" not in plan, f"{url}: {plan}\n{sql}"
