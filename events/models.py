@@ -126,3 +126,19 @@ class EventCount(models.Model):
 
     def __str__(self):
         return f"{self.key}: {self.n}"
+
+
+class ShipLease(models.Model):
+    """Who is copying events to ClickHouse now (events.shipping): one row per
+    destination. A shipper takes it with one conditional UPDATE, so two
+    shippers never copy the same batch; `expires_at` frees it after a crash."""
+
+    name = models.TextField(primary_key=True)
+    holder = models.TextField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "event_ship_lease"
+
+    def __str__(self):
+        return f"{self.name}: {self.holder or 'free'}"
