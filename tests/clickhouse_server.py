@@ -155,3 +155,15 @@ def _listening(port):
 def new_database():
     """A database name of its own for each test, so tests share one server under xdist."""
     return f"adt_test_{uuid.uuid4().hex[:12]}"
+
+
+def execute(server, sql, params=None):
+    """A statement on `server` through a client of the test's own, not storage.clickhouse:
+    what the tests check is read independently of what they check."""
+    from clickhouse_driver import Client
+
+    client = Client("127.0.0.1", port=server.tcp_port, connect_timeout=5)
+    try:
+        return client.execute(sql, params)
+    finally:
+        client.disconnect()
