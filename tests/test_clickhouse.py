@@ -41,6 +41,14 @@ def logs_ids(adt):
     return [row[0] for row in adt.sql("logs", "SELECT id FROM events ORDER BY id")]
 
 
+def clickhouse_count(server, url):
+    """Rows in the events table, 0 before the first ship made it."""
+    database = url.rsplit("/", 1)[1]
+    if not execute(server, "SELECT count() FROM system.tables WHERE database = %(d)s AND name = 'events'", {"d": database})[0][0]:
+        return 0
+    return execute(server, f"SELECT count() FROM {database}.events")[0][0]
+
+
 def clickhouse_rows(server, url):
     """(count, distinct ids, sorted ids) of the events table of `url`'s database."""
     database = url.rsplit("/", 1)[1]
@@ -101,21 +109,23 @@ def test_a_sigkill_at_random_moments_leaves_exactly_one_row_per_event(shipper, c
     rnd = random.Random()
     seed = rnd.randrange(10**6)
     rnd.seed(seed)
-    killed_mid_run = 0
-    seen = []
+    seen = [0]
     for _ in range(5):
         proc = shipper.popen("manage.py", "ship_events", "--batch-size", "10000",
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rnd.uniform(1.0, 3.0))  # Django's start takes about a second of it
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            killed_mid_run += 1
+        # Once this process has shipped something, at a random moment after.
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and clickhouse_count(clickhouse_server, clickhouse_url) == seen[-1]:
+            assert time.monotonic() < deadline, "the ship never started"
+            time.sleep(0.02)
+        time.sleep(rnd.uniform(0, 0.4))
+        assert proc.poll() is None, f"the ship finished before the kill (seed {seed})"
+        proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
-        count, distinct, _ = clickhouse_rows(clickhouse_server, clickhouse_url)
+        count, distinct = execute(clickhouse_server, f"SELECT count(), uniqExact(id) FROM {clickhouse_url.rsplit('/', 1)[1]}.events")[0]
         assert count == distinct, f"a row doubled after a kill (seed {seed})"
+        assert seen[-1] < count < len(ids)
         seen.append(count)
-    assert killed_mid_run >= 3, f"the ship finished before most kills (seed {seed}): {seen}"
-    assert 0 < seen[0] < len(ids), f"the first kill came before or after any shipping (seed {seed}): {seen}"
 
     result = shipper.manage("ship_events")
 
@@ -129,7 +139,7 @@ def test_two_shippers_at_once_double_nothing(shipper, clickhouse_server, clickho
     add_events(shipper, 200_000)
     ids = logs_ids(shipper)
     shipped_by_each = []
-    for _ in range(2):
+    for _ in range(3):
         procs = [
             shipper.popen("manage.py", "ship_events", "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(2)
@@ -138,14 +148,16 @@ def test_two_shippers_at_once_double_nothing(shipper, clickhouse_server, clickho
             out, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err
             shipped_by_each.append(json.loads(out))
-        add_events(shipper, 20_000)
+        add_events(shipper, 50_000)
     ids = logs_ids(shipper)
-    assert shipper.manage("ship_events").returncode == 0
+    procs = [shipper.popen("manage.py", "ship_events", "--json", stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    shipped_by_each += [json.loads(proc.communicate(timeout=120)[0]) for proc in procs]
 
     count, distinct, shipped = clickhouse_rows(clickhouse_server, clickhouse_url)
     assert count == distinct == len(ids)
     assert shipped == ids
-    # The ones that found the lease taken said so and shipped nothing.
+    # Between them they shipped each event once; one that found the lease taken said so and shipped nothing.
+    assert sum(s["shipped"] for s in shipped_by_each) == len(ids)
     for summary in shipped_by_each:
         assert summary["busy"] is None or summary["shipped"] == 0
 
