@@ -3,8 +3,9 @@
 Fills logs.db of a temporary ADT_HOME with --events events over 60 days
 (bench/fill.py's raw bulk load), ships them all to ClickHouse with
 `manage.py ship_events` (the ship rate is printed), then in a separate
-process times each read both ways, with ADT_CLICKHOUSE_URL set and unset,
-and prints the median of --repeat runs (after one that warms the caches):
+process, once ClickHouse's background merges have finished, times each
+read both ways, with ADT_CLICKHOUSE_URL set and unset, and prints the
+median of --repeat runs (after one that warms the caches):
 
 - the events page's search: type + project over the last 7 days (the whole request);
 - counts of events by type, over every event and over a project's last 7 days;
@@ -76,6 +77,23 @@ def ship(home, url):
     print(f"  shipped {summary['shipped']:,} events in {summary['batches']} batches of 100,000 in {wall:.1f} s "
           f"({summary['shipped'] / wall:,.0f} events/s, the process's start included)", flush=True)
     return summary, wall
+
+
+def settle(url, timeout=900):
+    """Wait for ClickHouse's background merges of the shipped parts to finish:
+    the reads are measured in the steady state, not competing with merges for the cores."""
+    from clickhouse_driver import Client
+
+    database = url.rsplit("/", 1)[1]
+    client = Client.from_url(url.rsplit("/", 1)[0] + "/default")
+    began, quiet = time.monotonic(), 0
+    while quiet < 3 and time.monotonic() - began < timeout:
+        busy = client.execute("SELECT count() FROM system.merges WHERE database = %(d)s", {"d": database})[0][0]
+        quiet = 0 if busy else quiet + 1
+        time.sleep(1)
+    parts = client.execute("SELECT count() FROM system.parts WHERE database = %(d)s AND active", {"d": database})[0][0]
+    client.disconnect()
+    print(f"  merges settled after {time.monotonic() - began:.0f} s: {parts} active parts", flush=True)
 
 
 def measure(repeat):
@@ -164,6 +182,7 @@ def main():
         print(f"\n{args.events:,} events:", flush=True)
         fill(home, args.events)
         summary, wall = ship(home, url)
+        settle(url)
         result = subprocess.run(
             [sys.executable, __file__, "--measure", "--repeat", str(args.repeat)],
             cwd=ROOT, env=environment(home, url), capture_output=True, text=True,

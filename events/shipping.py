@@ -54,7 +54,6 @@ from storage import clickhouse
 from storage.clickhouse import Unavailable
 
 LOGS = "logs"
-LEASE = "clickhouse"
 # Batch sizes: at least 10,000 rows per INSERT (ClickHouse wants few, big
 # inserts); at most what the driver sends as one block.
 DEFAULT_BATCH_SIZE = 10_000
@@ -63,7 +62,7 @@ MAX_BATCH_SIZE = 1_000_000
 # Long enough for a batch of MAX_BATCH_SIZE on a slow disk; renewed before every batch.
 LEASE_SECONDS = 300
 
-__all__ = ["Unavailable", "configured", "ship", "waiting"]
+__all__ = ["Unavailable", "configured", "ship", "shipped_to", "waiting"]
 
 
 def configured():
@@ -94,9 +93,12 @@ def ship(batch_size=DEFAULT_BATCH_SIZE, progress=None):
         ceiling = _ceiling()
         shipped_to = clickhouse.max_id()
         total = _count(shipped_to, ceiling)
-        while shipped_to < ceiling:
-            if not _renew_lease(holder):
+        while True:
+            # Also tells readers what has landed (a crash may have left it behind).
+            if not _renew_lease(holder, shipped_to):
                 summary["busy"] = "lost the lease (another shipper took it after it expired)"
+                break
+            if shipped_to >= ceiling:
                 break
             rows = _read(shipped_to, ceiling, batch_size)
             if not rows:
@@ -112,6 +114,11 @@ def ship(batch_size=DEFAULT_BATCH_SIZE, progress=None):
     finally:
         _release_lease(holder)
     return _done(summary, began)
+
+
+def shipped_to():
+    """Every event up to this id is in ClickHouse (history reads them there; prune_logs may drop them)."""
+    return ShipLease.objects.filter(name=_lease()).values_list("shipped_to", flat=True).first() or 0
 
 
 def waiting():
@@ -205,6 +212,13 @@ def _runs(rows):
         yield run
 
 
+def _lease():
+    """One lease and one mark per ClickHouse database: pointing ADT_CLICKHOUSE_URL at a
+    new one starts from nothing. By database name, not host, so two machines that
+    name the same server differently still share the lease."""
+    return f"clickhouse/{clickhouse.database()}"
+
+
 def _holder():
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -213,16 +227,16 @@ def _take_lease(holder):
     """Take the lease; returns None when taken, else who holds it."""
     now = timezone.now()
     with transaction.atomic(using=LOGS):
-        ShipLease.objects.get_or_create(name=LEASE)
+        ShipLease.objects.get_or_create(name=_lease())
         free = Q(holder__isnull=True) | Q(expires_at__lt=now)
-        if ShipLease.objects.filter(free, name=LEASE).update(holder=holder, expires_at=now + timedelta(seconds=LEASE_SECONDS)):
+        if ShipLease.objects.filter(free, name=_lease()).update(holder=holder, expires_at=now + timedelta(seconds=LEASE_SECONDS)):
             return None
-        current = ShipLease.objects.filter(name=LEASE).values_list("holder", flat=True).first()
+        current = ShipLease.objects.filter(name=_lease()).values_list("holder", flat=True).first()
         # A process of this machine that is gone cannot be shipping: take
         # over at once rather than wait for the lease to expire. Only if the
         # holder is still that one (another process may be taking over too).
         if current and _dead_here(current):
-            if ShipLease.objects.filter(name=LEASE, holder=current).update(
+            if ShipLease.objects.filter(name=_lease(), holder=current).update(
                 holder=holder, expires_at=now + timedelta(seconds=LEASE_SECONDS)
             ):
                 return None
@@ -252,11 +266,11 @@ def _zombie(pid):
         return False
 
 
-def _renew_lease(holder):
+def _renew_lease(holder, shipped_to):
     with transaction.atomic(using=LOGS):
         return bool(
-            ShipLease.objects.filter(name=LEASE, holder=holder).update(
-                expires_at=timezone.now() + timedelta(seconds=LEASE_SECONDS)
+            ShipLease.objects.filter(name=_lease(), holder=holder).update(
+                expires_at=timezone.now() + timedelta(seconds=LEASE_SECONDS), shipped_to=shipped_to
             )
         )
 
@@ -264,6 +278,6 @@ def _renew_lease(holder):
 def _release_lease(holder):
     try:
         with transaction.atomic(using=LOGS):
-            ShipLease.objects.filter(name=LEASE, holder=holder).update(holder=None, expires_at=None)
+            ShipLease.objects.filter(name=_lease(), holder=holder).update(holder=None, expires_at=None)
     except Exception:  # The lease expires by itself; the error that brought us here matters more.
         pass

@@ -82,3 +82,19 @@ def test_with_clickhouse_down_the_events_page_answers_from_logs_db_with_a_notice
     assert "ClickHouse is not answering, so this reads logs.db" in html
     assert client.get("/").status_code == 200  # the chart counts from tasks.db instead
     assert history.finished_per_hour(datetime.now(UTC)) is None
+
+
+@pages
+def test_prune_logs_keeps_the_events_clickhouse_does_not_have_yet(demo, settings, clickhouse_url):
+    from events import feed, retention, shipping
+    from events.models import Event
+
+    settings.ADT_CLICKHOUSE_URL = clickhouse_url
+    old = _old_events(feed, "test.old", 2, days_ago=40)
+
+    assert retention.prune(older_than=30)["events"] == 0
+    assert Event.objects.filter(id__in=old).count() == 2
+
+    shipping.ship()
+    assert retention.prune(older_than=30)["events"] == 2
+    assert not Event.objects.filter(id__in=old).exists()
