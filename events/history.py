@@ -7,7 +7,9 @@ logs.db: cheaper than max(id), which reads a column of every part) come from
 ClickHouse, the ones after it from logs.db, so a result is never behind the
 live feed and counts nothing twice. prune_logs keeps the events after the mark.
 When ClickHouse does not answer, the read goes to logs.db alone and says
-so in `notice` (logged once per process, not per request).
+so in `notice` (logged once per process, not per request); for the next
+RETRY_SECONDS the reads of this process go straight to logs.db, so a
+server that hangs costs one connect timeout, not one per page.
 
 The live feed's poll and a task's timeline keep reading logs.db: they want
 the newest rows, which logs.db has and serves from its indexes.
@@ -15,10 +17,12 @@ the newest rows, which logs.db has and serves from its indexes.
 
 import json
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Count
 
 from events import shipping
@@ -31,7 +35,10 @@ FILTERS = ("project", "type", "level")
 FINISHED = ("task.completed", "task.failed")
 LOGS_DB = "logs.db"
 CLICKHOUSE = "clickhouse"
+RETRY_SECONDS = 30
 _warned = set()
+# ADT_CLICKHOUSE_URL -> (monotonic time until which it is not tried again, the error).
+_down = {}
 
 
 @dataclass
@@ -47,10 +54,10 @@ def search(filters, since=None, limit=50):
     if not clickhouse.configured():
         return Found(list(_logs(filters, since).order_by("-id")[:limit]))
     try:
-        shipped = shipping.shipped_to()
+        shipped = _shipped()
         newer = list(_logs(filters, since).filter(id__gt=shipped).order_by("-id")[:limit])
         older = []
-        if len(newer) < limit:
+        if shipped and len(newer) < limit:
             where, params = _where(filters, since, shipped)
             older = [_event(row) for row in clickhouse.query(
                 f"SELECT {', '.join(clickhouse.COLUMNS)} FROM {{table}} WHERE {where} ORDER BY id DESC LIMIT {int(limit - len(newer))}",
@@ -67,9 +74,11 @@ def counts_by_type(filters, since=None):
     if not clickhouse.configured():
         return Found(_sorted(_logs_counts(filters, since)))
     try:
-        shipped = shipping.shipped_to()
+        shipped = _shipped()
         where, params = _where(filters, since, shipped)
-        counted = Counter(dict(clickhouse.query(f"SELECT type, count() FROM {{table}} WHERE {where} GROUP BY type", params)))
+        counted = Counter()
+        if shipped:
+            counted.update(dict(clickhouse.query(f"SELECT type, count() FROM {{table}} WHERE {where} GROUP BY type", params)))
         counted.update(_logs_counts(filters, since, after=shipped))
         return Found(_sorted(counted), CLICKHOUSE)
     except Unavailable as e:
@@ -78,8 +87,8 @@ def counts_by_type(filters, since=None):
 
 def finished_per_hour(now, hours=24, store=None):
     """Tasks completed and failed per hour over the last `hours` from their events, oldest first
-    (the buckets of tasks.board.finished_per_hour), or None when ClickHouse is not configured
-    or does not answer: then the dashboard counts from tasks.db as before.
+    (the buckets of tasks.board.finished_per_hour), or None when ClickHouse is not configured,
+    has nothing yet or does not answer: then the dashboard counts from tasks.db as before.
 
     `store="logs"` counts from logs.db's events alone (bench/events_store.py compares the two).
     """
@@ -93,7 +102,9 @@ def finished_per_hour(now, hours=24, store=None):
         if not clickhouse.configured():
             return None
         try:
-            shipped = shipping.shipped_to()
+            shipped = _shipped()
+            if not shipped:  # nothing shipped yet: tasks.db counts faster than all of logs.db's events
+                return None
             rows = clickhouse.query(
                 "SELECT intDiv(toUInt32(timestamp), 3600) AS hour, type, count() FROM {table} "
                 "WHERE type IN %(types)s AND timestamp >= toDateTime(%(start)s) AND timestamp < toDateTime(%(end)s) "
@@ -170,7 +181,16 @@ def _epoch(value):
     return int(value.timestamp())
 
 
+def _shipped():
+    """The shipper's mark, or Unavailable at once while ClickHouse was found down a moment ago."""
+    until, error = _down.get(settings.ADT_CLICKHOUSE_URL, (0, None))
+    if time.monotonic() < until:
+        raise error
+    return shipping.shipped_to()
+
+
 def _fallback(error):
+    _down[settings.ADT_CLICKHOUSE_URL] = (time.monotonic() + RETRY_SECONDS, error)
     message = f"ClickHouse is not answering, so this reads logs.db, which keeps only recent events ({error})."
     if str(error) not in _warned:
         _warned.add(str(error))

@@ -98,3 +98,41 @@ def test_prune_logs_keeps_the_events_clickhouse_does_not_have_yet(demo, settings
     shipping.ship()
     assert retention.prune(older_than=30)["events"] == 2
     assert not Event.objects.filter(id__in=old).exists()
+
+
+@pages
+def test_without_clickhouse_the_search_over_a_time_range_reads_logs_db_and_counts_by_type(client, demo):
+    from events import feed
+
+    old = _old_events(feed, "test.old", 2, days_ago=40)
+    recent = feed.record("test.recent", project="demo").id
+
+    html = client.get("/events/?days=30").content.decode()
+
+    found = [int(i) for i in re.findall(r'id="event-(\d+)"', html)]
+    assert recent in found and not set(old) & set(found)
+    assert "test.recent 1" in html and "test.old" not in html
+    assert "message warning" not in html
+    everything = client.get("/events/?days=90").content.decode()
+    assert "test.old 2" in everything
+
+
+@pages
+def test_with_clickhouse_down_a_page_does_not_wait_for_it_again_at_once(client, demo, settings, private_clickhouse):
+    import time
+
+    from events import feed, shipping
+
+    settings.ADT_CLICKHOUSE_URL = private_clickhouse.url()
+    feed.record("test.kept", project="demo")
+    shipping.ship()
+    private_clickhouse.stop()
+    assert "ClickHouse is not answering" in client.get("/events/?type=test.kept&days=7").content.decode()
+    private_clickhouse.start()
+
+    began = time.monotonic()
+    html = client.get("/events/?type=test.kept&days=7").content.decode()
+
+    # Still logs.db with the notice within RETRY_SECONDS, though the server is back.
+    assert "ClickHouse is not answering" in html
+    assert time.monotonic() - began < 2
