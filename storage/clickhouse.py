@@ -67,7 +67,11 @@ def configured():
 def where():
     """host:port/database of the configured server, for messages (never the password)."""
     parts = urlsplit(settings.ADT_CLICKHOUSE_URL or "")
-    return f"{parts.hostname}:{parts.port or 9000}/{database()}"
+    try:
+        port = parts.port or 9000
+    except ValueError:
+        port = "?"
+    return f"{parts.hostname}:{port}/{database()}"
 
 
 def database():
@@ -96,6 +100,10 @@ def _client():
     parts = urlsplit(url)
     if parts.scheme not in ("clickhouse", "clickhouses"):
         raise Unavailable(f"ADT_CLICKHOUSE_URL must start with clickhouse:// or clickhouses://, not {parts.scheme}://")
+    try:
+        parts.port  # noqa: B018 — urlsplit checks the port only when asked
+    except ValueError:
+        raise Unavailable(f"ADT_CLICKHOUSE_URL has a port that is not a number: {where()}") from None
     # Connected to `default`: the hello fails when the URL's database does not
     # exist yet, and ensure_schema() is what creates it. Every statement names its table in full.
     query = f"connect_timeout={CONNECT_TIMEOUT}&send_receive_timeout={SEND_RECEIVE_TIMEOUT}"
