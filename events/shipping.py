@@ -161,23 +161,26 @@ def _read(after, up_to, limit):
     and parse its JSON per row, only for it to go out again as text.
     """
     connection = connections[LOGS]
-    timestamp, data = "timestamp", "data"
+    # Epoch seconds computed by the database: parsing them in Python was a fifth of a ship's time.
+    timestamp, data, epoch = "timestamp", "data", clickhouse.epoch
     if connection.vendor == "sqlite":
-        # The text as stored: parsed faster here than by the driver's converter.
-        timestamp = "CAST(timestamp AS TEXT)"
+        timestamp, epoch = "CAST(strftime('%%s', timestamp) AS INTEGER)", _int
     elif connection.vendor == "postgresql":
-        data = "data::text"
+        timestamp, data, epoch = "CAST(FLOOR(EXTRACT(EPOCH FROM timestamp)) AS BIGINT)", "data::text", _int
     sql = (
         f"SELECT id, {timestamp}, type, project, agent, task_id, {data}, level FROM events "
         "WHERE id > %s AND id <= %s ORDER BY id LIMIT %s"
     )
-    epoch = clickhouse.epoch
     with connection.cursor() as cursor:
         cursor.execute(sql, [after, up_to, limit])
         return [
             (id, epoch(ts), type, project or "", agent, task_id, _text(data), level or "")
             for id, ts, type, project, agent, task_id, data, level in cursor.fetchall()
         ]
+
+
+def _int(value):
+    return value or 0
 
 
 def _text(data):
