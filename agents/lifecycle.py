@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentStatus
 from common.errors import Busy, Conflict, InvalidInput, NotFound, NotHolder
-from events import feed, relay
+from events import feed, relay, shipping
 from events.models import AgentRun, RunStatus
 from projects.models import Outbox, Project
 from schedules import recurring
@@ -286,7 +286,7 @@ def reap_stale(threshold=None, dry_run=False):
 
 
 @hub.one_at_a_time("reap_stale_agents", unless="dry_run")
-def sweep(threshold=None, dry_run=False):
+def sweep(threshold=None, dry_run=False, ship_events=False):
     """The reaper's whole round (reap_stale_agents, and long-running processes now and then):
     dead agents reaped, tasks past their deadline taken back even from living agents,
     scheduled tasks whose time has come made pending, and recurring tasks enqueued."""
@@ -303,7 +303,20 @@ def sweep(threshold=None, dry_run=False):
         recurring_due = [{"schedule": s.name, "slot": slot, "task": None} for s, slot in recurring.due()]
     else:
         recurring_due = [{"schedule": s.name, "slot": slot, "task": task.id} for s, slot, task in recurring.tick()]
-    return {"agents": reaped, "timed_out": timed_out, "due": due, "recurring": recurring_due}
+    swept = {"agents": reaped, "timed_out": timed_out, "due": due, "recurring": recurring_due}
+    if ship_events and not dry_run and shipping.configured():
+        swept["shipped"] = _ship()
+    return swept
+
+
+def _ship():
+    """The cron reaper ships events to ClickHouse too; a ClickHouse that is down fails nothing else."""
+    try:
+        return shipping.ship()
+    except shipping.Unavailable as e:
+        return {"error": str(e)}
+    except Busy as e:
+        return {"busy": e.holder}
 
 
 def maybe_sweep():

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["claim", "api", "archive", "pages", "peers", "wakeup"]
+ORDER = ["claim", "api", "archive", "pages", "peers", "wakeup", "events_store"]
 
 
 def main():

@@ -132,3 +132,26 @@ class EventCount(models.Model):
 
     def __str__(self):
         return f"{self.key}: {self.n}"
+
+
+class ShipLease(models.Model):
+    """Who is copying events to ClickHouse now (events.shipping): one row per
+    destination. A shipper takes it with one conditional UPDATE, so two
+    shippers never copy the same batch; `expires_at` frees it after a crash.
+
+    `shipped_to` is for readers (events.history) and prune_logs: every event
+    up to it is in ClickHouse. It is moved after each batch lands, so it may
+    lag behind ClickHouse's max(id) after a crash, never run ahead. The
+    shipper itself goes by max(id) in ClickHouse.
+    """
+
+    name = models.TextField(primary_key=True)
+    holder = models.TextField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    shipped_to = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "event_ship_lease"
+
+    def __str__(self):
+        return f"{self.name}: {self.holder or 'free'}"

@@ -1,13 +1,16 @@
 """The live event feed: the page, and the poll that brings only newer events."""
 
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django import forms
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from common.web import PAGE_ROWS, render_page, staff_required
+from events import history
 from events.models import Event, Level
 from projects.models import Project
 
@@ -29,18 +32,30 @@ class FeedFilters(forms.Form):
     project = forms.ChoiceField(required=False)
     type = forms.CharField(required=False, max_length=100)
     level = forms.ChoiceField(required=False, choices=[("", "Any level"), *Level.choices])
+    # The search: the filters above over a time range (from ClickHouse when configured).
+    days = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, widget=forms.Select(attrs={"aria-label": "time range"}), choices=[
+        ("", "Any time"), ("1", "Last 24 hours"), ("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"),
+        ("365", "Last year"),
+    ])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         names = Project.objects.values_list("name", flat=True)
         self.fields["project"].choices = [("", "Any project"), *((n, n) for n in names)]
 
-    def apply(self, queryset):
+    def filters(self):
         data = self.cleaned_data if self.is_valid() else {}
-        for field in ("project", "type", "level"):
-            if value := (data.get(field) or "").strip():
-                # Each of these has its own index, which also yields rows in id order.
-                queryset = queryset.filter(**{field: value})
+        return {field: value for field in ("project", "type", "level") if (value := (data.get(field) or "").strip())}
+
+    def since(self, now):
+        days = self.cleaned_data.get("days") if self.is_valid() else None
+        return now - timedelta(days=days) if days else None
+
+    def apply(self, queryset):
+        # Each of these has its own index, which also yields rows in id order.
+        queryset = queryset.filter(**self.filters())
+        if since := self.since(timezone.now()):
+            queryset = queryset.filter(timestamp__gte=since)
         return queryset
 
     def query(self):
@@ -52,11 +67,25 @@ class FeedFilters(forms.Form):
 @staff_required
 def event_list(request):
     form = FeedFilters(request.GET)
-    events = list(form.apply(Event.objects.all()).order_by("-id")[:PAGE_ROWS])
+    filters, since = form.filters(), form.since(timezone.now())
+    counts = notice = None
+    if filters or since:
+        # A search: history reads ClickHouse when configured (months), else logs.db.
+        found = history.search(filters, since, limit=PAGE_ROWS)
+        events, notice = found.rows, found.notice
+        if since:
+            by_type = history.counts_by_type({k: v for k, v in filters.items() if k != "type"}, since)
+            counts, notice = by_type.rows, notice or by_type.notice
+    else:
+        # The newest events, as the live feed shows them: logs.db has them.
+        events = list(Event.objects.order_by("-id")[:PAGE_ROWS])
     # The cursor: the newest event shown, else the newest of all (so the
     # poll starts from now, not from the beginning of time).
     cursor = events[0].id if events else (Event.objects.order_by("-id").values_list("id", flat=True).first() or 0)
-    context = {"form": form, "events": events, "cursor": cursor, "filter_query": form.query(), "types": KNOWN_TYPES}
+    context = {
+        "form": form, "events": events, "cursor": cursor, "filter_query": form.query(), "types": KNOWN_TYPES,
+        "counts": counts, "notice": notice,
+    }
     return render_page(request, "events/feed.html", "feed", context)
 
 

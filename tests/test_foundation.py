@@ -71,7 +71,7 @@ def test_migrate_puts_each_table_in_exactly_one_file(adt):
     main, tasks, logs = (tables(adt.path(db)) for db in ("main", "tasks", "logs"))
     assert {"projects", "agents", "auth_user", "django_session", "django_admin_log"} <= main
     assert tasks == {"tasks", "task_dependencies", "paused_projects", "schedules", "task_event_outbox", "django_migrations"}
-    assert logs == {"events", "agent_runs", "event_relay_receipts", "event_counts", "django_migrations"}
+    assert logs == {"events", "agent_runs", "event_relay_receipts", "event_counts", "event_ship_lease", "django_migrations"}
     assert not (main - {"django_migrations"}) & (tasks | logs)
     assert not (tasks - {"django_migrations"}) & logs
 

@@ -541,3 +541,28 @@ def test_agents_completing_a_tasks_dependencies_at_once_release_it_once(remote):
     state = remote.state()
     assert state["status"] == {"completed": 13}
     assert Counter(k for _, k, _ in state["events"])["task.unblocked"] == 1
+
+
+def test_ship_events_copies_a_remote_logs_database_to_clickhouse_exactly_once(remote, clickhouse_server, clickhouse_url):
+    from tests.clickhouse_server import execute
+
+    assert remote.manage("register_project", "demo", "/srv/demo").returncode == 0
+    result = remote.python(
+        "from events.models import Event\n"
+        "Event.objects.bulk_create([Event(type='test.bulk', project='demo', data={'i': i}) for i in range(12000)])\n"
+    )
+    assert result.returncode == 0, result.stderr
+    shipper = RemoteADT(remote.home, env={**remote.extra_env, "ADT_CLICKHOUSE_URL": clickhouse_url})
+
+    first = shipper.manage("ship_events", "--json")
+    again = shipper.manage("ship_events", "--json")
+
+    assert first.returncode == 0, first.stderr
+    ids = json.loads(shipper.python("from events.models import Event\n"
+                                    "print(__import__('json').dumps(list(Event.objects.order_by('id').values_list('id', flat=True))))")
+                     .stdout.strip().splitlines()[-1])
+    assert first.json()["shipped"] == len(ids) and again.json()["shipped"] == 0
+    database = clickhouse_url.rsplit("/", 1)[1]
+    assert [r[0] for r in execute(clickhouse_server, f"SELECT id FROM {database}.events ORDER BY id")] == ids
+    data = execute(clickhouse_server, f"SELECT data FROM {database}.events WHERE type = 'test.bulk' ORDER BY id LIMIT 2")
+    assert [json.loads(d) for (d,) in data] == [{"i": 0}, {"i": 1}]

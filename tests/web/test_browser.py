@@ -162,3 +162,53 @@ def test_run_now_on_the_schedules_page_adds_a_task(page, site):
     expect(page.locator("#messages")).to_contain_text("Added task ")
     task_id = site.adt.scalar("tasks", "SELECT id FROM tasks")
     expect(row.locator(f"a[href='/tasks/{task_id}/']")).to_be_visible()
+
+
+@pytest.fixture
+def clickhouse_site(adt, static_root, clickhouse_url):
+    """The site, shipping its events to a ClickHouse database of this test."""
+    from tests.support import ADT
+    from tests.web.servers import Server
+
+    assert adt.manage("register_project", "demo", "/srv/demo").returncode == 0
+    configured = ADT(adt.home, env={"ADT_CLICKHOUSE_URL": clickhouse_url, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD})
+    result = configured.manage("createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com")
+    assert result.returncode == 0, result.stderr
+    with Server(configured, static_root) as server:
+        yield server
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_search_over_90_days_finds_events_logs_db_no_longer_has(browser, clickhouse_site, width):
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    from playwright.sync_api import expect
+
+    adt = clickhouse_site.adt
+    old = (datetime.now(UTC) - timedelta(days=40)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(adt.path("logs")) as conn:
+        conn.executemany("INSERT INTO events (timestamp, type, project, data, level) VALUES (?, 'test.old', 'demo', ?, 'info')",
+                         [(old, json.dumps({"note": "a long note " * 20, "i": i})) for i in range(3)])
+    assert adt.manage("ship_events").returncode == 0
+    assert adt.manage("prune_logs", "--older-than", "30").returncode == 0
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.set_default_timeout(WAIT)
+    page.goto(clickhouse_site.url + "/events/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", ADMIN_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(clickhouse_site.url + "/events/")
+    expect(page.locator("#feed-rows .row.event.level-info >> text=test.old")).to_have_count(0)
+
+    page.fill("#feed-filters input[name=type]", "test.old")
+    page.select_option("#feed-filters select[name=days]", "90")
+
+    expect(page.locator("#feed-rows .event")).to_have_count(3)
+    expect(page.locator(".counts")).to_contain_text("test.old 3")
+    assert "days=90" in page.url and "type=test.old" in page.url
+    assert page.locator(".message.warning").count() == 0
+    # The filters (with the time range) and the counts wrap within the window.
+    # (At 390 px the site's header and an event row's columns are wider than the window already.)
+    for part in ("#feed-filters", ".counts"):
+        assert page.evaluate(f"document.querySelector('{part}').getBoundingClientRect().right <= window.innerWidth"), part

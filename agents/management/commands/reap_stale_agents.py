@@ -17,7 +17,7 @@ class Command(ADTCommand):
         parser.add_argument("--dry-run", action="store_true", help="Show what would be reaped; change nothing.")
 
     def handle(self, *args, **options):
-        swept = lifecycle.sweep(options["threshold"], dry_run=options["dry_run"])
+        swept = lifecycle.sweep(options["threshold"], dry_run=options["dry_run"], ship_events=True)
         verb = "would reap" if options["dry_run"] else "reaped"
         lines = [
             f"{verb} {r['agent']}: {len(r['requeued'])} task(s) requeued, {len(r['failed'])} failed, {len(r['runs_closed'])} run(s) closed"
@@ -40,4 +40,11 @@ class Command(ADTCommand):
                     for r in swept["recurring"]]
             verb = "would enqueue" if options["dry_run"] else "enqueued"
             lines.append(f"{verb} {len(made)} recurring task(s): " + ", ".join(made))
+        shipped = swept.get("shipped")
+        if shipped:
+            lines.append(
+                f"ClickHouse: {shipped['error']}" if "error" in shipped
+                else f"shipped no events: {shipped['busy']} is shipping" if shipped.get("busy")
+                else f"shipped {shipped['shipped']:,} event(s) to ClickHouse"
+            )
         self.emit({"dry_run": options["dry_run"], **swept}, lines)
