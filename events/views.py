@@ -7,7 +7,7 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from common.web import PAGE_ROWS, render_page, staff_required
+from common.web import PAGE_ROWS, render_page, viewer_required
 from events.models import Event, Level
 from projects.models import Project
 
@@ -49,7 +49,7 @@ class FeedFilters(forms.Form):
 
 
 @require_GET
-@staff_required
+@viewer_required
 def event_list(request):
     form = FeedFilters(request.GET)
     events = list(form.apply(Event.objects.all()).order_by("-id")[:PAGE_ROWS])
@@ -61,7 +61,7 @@ def event_list(request):
 
 
 @require_GET
-@staff_required
+@viewer_required
 def feed(request):
     """Events after `after` (the seed's cursor: id > last seen), newest first.
 
