@@ -5,7 +5,7 @@ operator: view, add, change and delete on the same models (the pages' actions an
 
 The dashboard app owns them: it is the top of the layers, the only app whose
 migration may name every other app's models, and it owns ensure_admin.
-A model added later needs a migration that adds its permissions to the groups.
+After every migrate, dashboard.roles gives the groups the permissions of models added since.
 """
 
 from django.contrib.auth.management import create_permissions
