@@ -152,6 +152,7 @@ AXES_FAILURE_LIMIT = envint("ADT_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=envint("ADT_LOGIN_COOLOFF_MINUTES", 5))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_CALLABLE = "common.web.lockout"
+AXES_CLIENT_IP_CALLABLE = "common.web.client_ip"
 AXES_RESET_ON_SUCCESS = True
 
 ROOT_URLCONF = "adt_admin.urls"

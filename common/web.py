@@ -100,6 +100,21 @@ def operator_required(view):
 staff_required = viewer_required
 
 
+# The reverse proxy runs on this machine (gunicorn.conf.py trusts X-Forwarded-* from loopback only).
+PROXIES = {"127.0.0.1", "::1"}
+
+
+def client_ip(request):
+    """The browser's address, for django-axes (AXES_CLIENT_IP_CALLABLE): behind the TLS proxy
+    (DJANGO_HTTPS) every request comes from loopback, so the address the proxy appended to
+    X-Forwarded-For (the last one; earlier ones are the client's to invent); otherwise the peer."""
+    peer = request.META.get("REMOTE_ADDR", "")
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if settings.HTTPS and peer in PROXIES and forwarded.strip():
+        return forwarded.split(",")[-1].strip()
+    return peer
+
+
 def lockout(request, original_response=None, credentials=None):
     """django-axes' answer to a locked-out login (AXES_LOCKOUT_CALLABLE): the lockout page, in plain words."""
     seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())

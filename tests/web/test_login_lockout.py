@@ -21,14 +21,15 @@ def operator(db):
     return User.objects.create_superuser("ops", password="right-password")
 
 
-def log_in(password, address="127.0.0.1", username="ops"):
+def log_in(password, address="127.0.0.1", username="ops", forwarded=None):
     client = https_client()
-    response = client.post(LOGIN, {"username": username, "password": password, "next": "/"}, REMOTE_ADDR=address)
+    extra = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
+    response = client.post(LOGIN, {"username": username, "password": password, "next": "/"}, REMOTE_ADDR=address, **extra)
     return response, "_auth_user_id" in client.session
 
 
-def fail(times, address="127.0.0.1"):
-    return [log_in("wrong", address)[0].status_code for _ in range(times)]
+def fail(times, address="127.0.0.1", forwarded=None):
+    return [log_in("wrong", address, forwarded=forwarded)[0].status_code for _ in range(times)]
 
 
 def test_four_wrong_passwords_then_the_right_one_logs_in(operator):
@@ -69,3 +70,16 @@ def test_failed_logins_are_kept_in_main_db(operator):
     for alias in ("tasks", "logs"):
         assert "axes_accessattempt" not in connections[alias].introspection.table_names()
     assert "axes_accessattempt" in connections["default"].introspection.table_names()
+
+
+def test_behind_the_proxy_the_address_is_the_one_the_proxy_appended(operator):
+    # The proxy (on loopback) appends the browser's address; what the browser sent before it is ignored.
+    assert fail(5, forwarded="203.0.113.7")[-1] == 429
+    assert log_in("right-password", forwarded="1.2.3.4, 203.0.113.7")[0].status_code == 429
+    response, logged_in = log_in("right-password", forwarded="203.0.113.7, 198.51.100.2")
+    assert response.status_code == 302 and logged_in
+
+
+def test_x_forwarded_for_from_anywhere_but_the_proxy_is_ignored(operator):
+    assert fail(5, address="192.0.2.10", forwarded="203.0.113.1")[-1] == 429
+    assert log_in("right-password", address="192.0.2.10", forwarded="203.0.113.99")[0].status_code == 429
