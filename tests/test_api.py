@@ -147,6 +147,10 @@ class TestReading:
         assert ids == sorted(ids) and len(ids) == Event.objects.count()
         assert payload(call("get", f"/api/v1/events?after={rest['last_id']}", web)) == {"events": [], "last_id": rest["last_id"]}
 
+    def test_a_task_added_over_the_api_names_the_agent_in_its_event(self, web):
+        added = payload(call("post", "/api/v1/tasks", web, {"project": "api", "description": "from afar"}))
+        assert Event.objects.get(type="task.created", task_id=added["id"]).data["by"] == "api:web"
+
     def test_a_viewers_session_reads_but_cannot_act_as_an_agent(self):
         task = factories.task(project="web")
         staff = User.objects.create_user("ana", password="pw", is_staff=True)
