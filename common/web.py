@@ -15,6 +15,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.functional import SimpleLazyObject
 from django_htmx.http import HttpResponseClientRedirect
 
 from common.errors import ADTError
@@ -44,7 +45,8 @@ def can_act(user):
 def roles(request):
     """Context processor: `can_act` for the templates, which show buttons only to those who may press them."""
     user = getattr(request, "user", None)
-    return {"can_act": bool(user and can_act(user))}
+    # Lazy: a page without buttons never asks (has_perm reads the user's groups once per request).
+    return {"can_act": SimpleLazyObject(lambda: bool(user and can_act(user)))}
 
 
 def _login_first(request):
