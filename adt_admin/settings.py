@@ -2,6 +2,8 @@
 
 import os
 import secrets
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -75,9 +77,17 @@ SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 
+# `manage.py runserver`: Django's development server, never a deployment. It
+# speaks plain HTTP on this machine, so it gets plain-HTTP defaults (and static
+# files without collectstatic); gunicorn, `check --deploy` and everything else
+# keep the secure ones. Asked here, once, rather than in gunicorn.conf.py: then
+# any other way of serving the WSGI app would silently lose HTTPS.
+DEV_SERVER = sys.argv[1:2] == ["runserver"]
+
 # Behind a TLS-terminating proxy (the production setup, on by default when
-# DEBUG is off; DJANGO_HTTPS=0 to serve plain HTTP on a trusted network).
-HTTPS = envbool("DJANGO_HTTPS", not DEBUG)
+# DEBUG is off, except under runserver; DJANGO_HTTPS=0 to serve plain HTTP on a
+# trusted network, DJANGO_HTTPS=1 to try the secure settings under runserver).
+HTTPS = envbool("DJANGO_HTTPS", not DEBUG and not DEV_SERVER)
 if HTTPS:
     # The proxy says which scheme the browser used; only trust it from a
     # proxy that sets the header itself (see README, Deployment).
@@ -114,6 +124,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -126,7 +137,23 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Repeated failed logins (django-axes): the 5th wrong password for one username
+# from one address locks that pair out for a few minutes, even with the right
+# password; its tables live in main.db (storage.routers.MainRouter).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("ADT_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("ADT_LOGIN_COOLOFF_MINUTES", 5))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "common.web.lockout"
+AXES_CLIENT_IP_CALLABLE = "common.web.client_ip"
+AXES_RESET_ON_SUCCESS = True
 
 ROOT_URLCONF = "adt_admin.urls"
 WSGI_APPLICATION = "adt_admin.wsgi.application"
@@ -141,6 +168,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "common.web.roles",
             ],
         },
     },
@@ -185,10 +213,12 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG
+        if not (DEBUG or DEV_SERVER)
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# runserver with DEBUG off serves the files where they are, no collectstatic needed.
+WHITENOISE_USE_FINDERS = DEBUG or DEV_SERVER
 
 LOGGING = {
     "version": 1,

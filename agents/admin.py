@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from agents import lifecycle, tokens
 from agents.models import Agent, Token
-from common.web import by
+from common.errors import ADTError
+from common.web import OperatorActions, by
 from projects.models import Project
 
 
@@ -17,16 +18,24 @@ class ProjectForm(forms.ModelForm):
         fields = ["name", "path", "config"]
 
     def clean_name(self):
-        name = self.cleaned_data["name"]
-        if name != name.strip():
-            raise forms.ValidationError("A project name has no surrounding spaces.")
-        return name
+        return _checked(lifecycle.check_name, self.cleaned_data["name"])
+
+    def clean_path(self):
+        return _checked(lifecycle.check_path, self.cleaned_data["path"])
 
     def clean_config(self):
         config = self.cleaned_data["config"]
         if config is not None and not isinstance(config, dict):
             raise forms.ValidationError("The config is a JSON object.")
-        return config
+        return config if config is None else _checked(lifecycle.check_config, config)
+
+
+def _checked(check, value):
+    """What register checks, said on the form rather than as an error page."""
+    try:
+        return check(value)
+    except ADTError as e:
+        raise forms.ValidationError(str(e)) from None
 
 
 @admin.register(Project)
@@ -50,6 +59,7 @@ class ProjectAdmin(admin.ModelAdmin):
             provider=agent.provider if agent else "cursor",
             worktree=agent.preferred_worktree if agent else None,
             config=obj.config,
+            by=by(request),
         )
         obj.created_at = project.created_at
         obj._state.adding = False
@@ -76,7 +86,8 @@ class AgentAdmin(admin.ModelAdmin):
         return "never" if age is None else f"{age:.0f} s"
 
     def save_model(self, request, obj, form, change):
-        lifecycle.register(obj.name, obj.project.path, provider=obj.provider, worktree=obj.preferred_worktree or None)
+        lifecycle.register(obj.name, obj.project.path, provider=obj.provider, worktree=obj.preferred_worktree or None,
+                           by=by(request))
 
     def has_add_permission(self, request):
         # Agents come with their project (register_project, or a new Project here).
@@ -93,7 +104,7 @@ class TokenForm(forms.ModelForm):
 
 
 @admin.register(Token)
-class TokenAdmin(admin.ModelAdmin):
+class TokenAdmin(OperatorActions, admin.ModelAdmin):
     """API tokens. Adding one shows it once, in the message; revoking is the action. Only hashes are kept."""
 
     list_display = ["id", "agent", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
@@ -114,7 +125,7 @@ class TokenAdmin(admin.ModelAdmin):
         obj._state.adding, obj._state.db = False, token._state.db
         self.message_user(request, f"Token for {token.agent_id} (shown only now, copy it): {text}", messages.WARNING)
 
-    @admin.action(description="Revoke the selected tokens")
+    @admin.action(description="Revoke the selected tokens", permissions=["act"])
     def revoke(self, request, queryset):
         for token_id in list(queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True)):
             tokens.revoke(token_id, by=by(request))

@@ -6,6 +6,8 @@ then are its tasks taken back (tasks.db) and its open runs closed (logs.db).
 Every step can be re-run: a reaper killed half way is finished by the next.
 """
 
+import os
+import re
 import time
 from datetime import timedelta
 
@@ -58,12 +60,31 @@ def _unknown_agent(name):
     return NotFound(f"unknown agent {name!r} (agents are created by register_project)")
 
 
-def register(name, path, provider="cursor", worktree=None, config=None):
-    """Create or update a project and its agent. Returns (project, created)."""
-    if not name or not name.strip() or name != name.strip():
-        raise InvalidInput("a project needs a name without surrounding spaces")
+# A project's name is also its agent's name, a URL segment, a file name in
+# backups and a shell word in agents' scripts: nothing that needs quoting.
+PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+NAME_RULE = "letters, digits, '-', '_' and '.', starting with a letter or digit, at most 100 characters"
+
+
+def check_name(name):
+    if not name or not PROJECT_NAME.fullmatch(name):
+        raise InvalidInput(f"a project name may hold only {NAME_RULE}, not {name!r}")
+    return name
+
+
+def check_path(path):
     if not path:
         raise InvalidInput("a project needs a path")
+    if not os.path.isabs(path):
+        raise InvalidInput(f"a project's path must be absolute (start with /), not {path!r}")
+    return path
+
+
+def register(name, path, provider="cursor", worktree=None, config=None, by=None):
+    """Create or update a project and its agent. Returns (project, created).
+    `by` (a person: "web:NAME") goes into the event."""
+    check_name(name)
+    check_path(path)
     if config is not None:
         check_config(config)
     with transaction.atomic(using=MAIN):
@@ -76,7 +97,7 @@ def register(name, path, provider="cursor", worktree=None, config=None):
         _event(
             "project.registered" if created else "project.updated",
             name,
-            data={"path": path, "provider": provider, "worktree": worktree},
+            data={"path": path, "provider": provider, "worktree": worktree, **({"by": by} if by else {})},
         )
     return project, created
 

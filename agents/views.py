@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from agents import lifecycle
 from agents.models import Agent, AgentStatus
-from common.web import attempt, by, render_page, staff_required
+from common.web import attempt, by, operator_required, render_page, viewer_required
 from events.models import AgentRun
 from projects.models import Project
 from tasks import board, pausing
@@ -26,7 +26,7 @@ def agent_row(agent, now, **extra):
 
 
 @require_GET
-@staff_required
+@viewer_required
 def agent_list(request):
     now = timezone.now()
     rows = [
@@ -54,13 +54,13 @@ def project_rows(projects):
 
 
 @require_GET
-@staff_required
+@viewer_required
 def project_list(request):
     return render_page(request, "agents/projects.html", None, {"projects": project_rows(list(Project.objects.all()))})
 
 
 @require_POST
-@staff_required
+@operator_required
 def project_pause(request, name, action):
     """Pause or resume a project from its row on the projects page."""
     if action == "pause":

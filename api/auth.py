@@ -3,6 +3,7 @@
 from ninja.security import HttpBearer, SessionAuth
 
 from agents import tokens
+from common.web import can_view
 
 
 class AgentToken(HttpBearer):
@@ -16,11 +17,11 @@ class AgentToken(HttpBearer):
 
 
 class StaffSession(SessionAuth):
-    """A logged-in staff user of the web admin, for the read endpoints."""
+    """A logged-in viewer or operator of the web admin, for the read endpoints."""
 
     def authenticate(self, request, key):
         user = request.user
-        if user.is_authenticated and user.is_active and user.is_staff:
+        if can_view(user):
             request.agent = None
             return user
         return None

@@ -107,7 +107,7 @@ def add(request, body: AddIn):
     comes back instead (200, `created` false)."""
     run_at = queue.start_time(body.at, body.in_, names=("at", "in"))
     task, created = queue.add(body.project, body.description, body.priority, body.metadata, timeout=body.timeout,
-                              run_at=run_at, unique_key=body.unique, after=body.after)
+                              run_at=run_at, unique_key=body.unique, after=body.after, by=f"api:{_agent(request)}")
     return Status(201 if created else 200, {**task_dict(task), "created": created})
 
 

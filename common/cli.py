@@ -22,6 +22,7 @@ class ADTCommand(BaseCommand):
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.add_argument("--json", action="store_true", help="Print one JSON object on stdout.")
+        parser.error = _usage_error(parser)
         return parser
 
     def execute(self, *args, **options):
@@ -60,6 +61,21 @@ class ADTCommand(BaseCommand):
         else:
             for line in text:
                 self.stdout.write(line)
+
+
+def _usage_error(parser):
+    """argparse's error(), one line: `error: …` on stderr and exit 2 instead of the
+    usage and then the error (`--help` still prints the whole usage). Called
+    from code (call_command), Django's CommandError as before."""
+    django_error = parser.error
+
+    def error(message):
+        if not parser.called_from_command_line:
+            django_error(message)
+        sys.stderr.write(f"error: {message} (see --help)\n")
+        sys.exit(2)
+
+    return error
 
 
 def _json_default(value):

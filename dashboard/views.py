@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from agents.models import Agent
 from agents.views import agent_row
-from common.web import render_page, staff_required
+from common.web import render_page, viewer_required
 from dashboard import charts
 from events import history
 from events.models import Event
@@ -20,7 +20,7 @@ LATEST_EVENTS = 12
 
 
 @require_GET
-@staff_required
+@viewer_required
 def dashboard(request):
     now = timezone.now()
     counts = board.status_counts()

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from common.web import PAGE_ROWS, render_page, staff_required
+from common.web import PAGE_ROWS, render_page, viewer_required
 from events import runlogs
 from events.models import AgentRun, RunStatus
 from projects.models import Project
@@ -93,7 +93,7 @@ def run_row(run, now, links):
 
 
 @require_GET
-@staff_required
+@viewer_required
 def run_list(request):
     form = RunFilters(request.GET)
     runs = form.apply(AgentRun.objects.all())
@@ -133,7 +133,7 @@ def log_context(run, chunk=None, problem=None):
 
 
 @require_GET
-@staff_required
+@viewer_required
 def run_detail(request, run_id):
     run = get_object_or_404(AgentRun, pk=run_id)
     try:
@@ -144,7 +144,7 @@ def run_detail(request, run_id):
 
 
 @require_GET
-@staff_required
+@viewer_required
 def run_log(request, run_id):
     """The bytes appended after `offset`, for the run's page while it follows the log.
 

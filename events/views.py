@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from common.web import PAGE_ROWS, render_page, staff_required
+from common.web import PAGE_ROWS, render_page, viewer_required
 from events import history
 from events.models import Event, Level
 from projects.models import Project
@@ -64,7 +64,7 @@ class FeedFilters(forms.Form):
 
 
 @require_GET
-@staff_required
+@viewer_required
 def event_list(request):
     form = FeedFilters(request.GET)
     filters, since = form.filters(), form.since(timezone.now())
@@ -90,7 +90,7 @@ def event_list(request):
 
 
 @require_GET
-@staff_required
+@viewer_required
 def feed(request):
     """Events after `after` (the seed's cursor: id > last seen), newest first.
 

@@ -2,13 +2,13 @@ from django.contrib import admin, messages
 
 from common.errors import ADTError
 from common.paging import ReadOnly
-from common.web import by
+from common.web import OperatorActions, by
 from schedules import recurring
 from schedules.models import Schedule
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(ReadOnly, admin.ModelAdmin):
+class ScheduleAdmin(OperatorActions, ReadOnly, admin.ModelAdmin):
     """Read-only: schedules change through add_schedule / remove_schedule, which write their events."""
 
     list_display = ["name", "project", "cron", "zone", "priority", "last_slot", "last_task", "last_error"]
@@ -16,7 +16,7 @@ class ScheduleAdmin(ReadOnly, admin.ModelAdmin):
     search_fields = ["name", "description"]
     actions = ["run_now", "remove"]
 
-    @admin.action(description="Run the selected schedules now (one task each)")
+    @admin.action(description="Run the selected schedules now (one task each)", permissions=["act"])
     def run_now(self, request, queryset):
         for name in queryset.values_list("name", flat=True):
             try:
@@ -25,7 +25,7 @@ class ScheduleAdmin(ReadOnly, admin.ModelAdmin):
             except ADTError as e:
                 self.message_user(request, str(e), messages.ERROR)
 
-    @admin.action(description="Remove the selected schedules (their tasks stay)")
+    @admin.action(description="Remove the selected schedules (their tasks stay)", permissions=["act"])
     def remove(self, request, queryset):
         for name in list(queryset.values_list("name", flat=True)):
             recurring.remove(name, by=by(request))

@@ -4,7 +4,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from common.web import attempt, by, render_page, staff_required
+from common.web import attempt, by, operator_required, render_page, viewer_required
 from schedules import recurring
 from schedules.models import Schedule
 from tasks import pausing
@@ -20,7 +20,7 @@ def schedule_row(schedule, now, paused):
 
 
 @require_GET
-@staff_required
+@viewer_required
 def schedule_list(request):
     now, paused = timezone.now(), pausing.paused_projects()
     rows = [schedule_row(s, now, paused) for s in Schedule.objects.all()]
@@ -28,7 +28,7 @@ def schedule_list(request):
 
 
 @require_POST
-@staff_required
+@operator_required
 def run_now(request, name):
     attempt(request, lambda: recurring.run_now(name, by=by(request)), lambda task: f"Added task {task.id} from {name}.")
     if not request.htmx:

@@ -9,7 +9,7 @@ from django.contrib.admin.helpers import ActionForm
 
 from common.errors import ADTError
 from common.paging import BigTableAdmin, ReadOnly
-from common.web import by
+from common.web import OperatorActions, by
 from projects.admin import ProjectFilter
 from tasks import checks, many, pausing, queue
 from tasks.models import PRIORITY_RANK, Pause, Priority, Task, priority_rank
@@ -54,7 +54,7 @@ class TaskAddForm(forms.ModelForm):
 
 
 @admin.register(Task)
-class TaskAdmin(BigTableAdmin):
+class TaskAdmin(OperatorActions, BigTableAdmin):
     list_display = ["id", "project", "short_description", "priority", "status", "assigned_to", "created_at", "completed_at", "retry_count"]
     list_filter = ["status", PriorityFilter, ProjectFilter]
     search_fields = ["description"]
@@ -100,7 +100,7 @@ class TaskAdmin(BigTableAdmin):
         return [] if obj is None else [f.name for f in Task._meta.fields]
 
     def save_model(self, request, obj, form, change):
-        task = queue.enqueue(obj.project, obj.description, obj.priority, obj.metadata)
+        task = queue.enqueue(obj.project, obj.description, obj.priority, obj.metadata, by=by(request))
         for field in Task._meta.concrete_fields:
             setattr(obj, field.attname, getattr(task, field.attname))
         obj._state.adding = False
@@ -122,15 +122,15 @@ class TaskAdmin(BigTableAdmin):
         for level, text in many.apply(ids, change, done):
             self.message_user(request, text, level)
 
-    @admin.action(description="Cancel the selected tasks")
+    @admin.action(description="Cancel the selected tasks", permissions=["act"])
     def cancel(self, request, queryset):
         self._each(request, queryset, lambda task_id: queue.cancel(task_id, by=by(request)), "Cancelled")
 
-    @admin.action(description="Retry the selected tasks (failed or cancelled)")
+    @admin.action(description="Retry the selected tasks (failed or cancelled)", permissions=["act"])
     def retry(self, request, queryset):
         self._each(request, queryset, lambda task_id: queue.retry(task_id, by=by(request)), "Retried")
 
-    @admin.action(description="Set the priority of the selected tasks")
+    @admin.action(description="Set the priority of the selected tasks", permissions=["act"])
     def set_priority(self, request, queryset):
         priority = request.POST.get("priority", "")
         if priority not in Priority.values:
@@ -142,13 +142,13 @@ class TaskAdmin(BigTableAdmin):
 
 
 @admin.register(Pause)
-class PauseAdmin(ReadOnly, admin.ModelAdmin):
+class PauseAdmin(OperatorActions, ReadOnly, admin.ModelAdmin):
     """Paused projects; pausing is pause_project or the projects page, resuming the action here too."""
 
     list_display = ["project", "paused_at", "paused_by", "reason"]
     actions = ["resume"]
 
-    @admin.action(description="Resume the selected projects")
+    @admin.action(description="Resume the selected projects", permissions=["act"])
     def resume(self, request, queryset):
         for project in list(queryset.values_list("project", flat=True)):
             try:

@@ -68,13 +68,13 @@ def timeout_of(task):
 
 
 def enqueue(project, description, priority=Priority.NORMAL, metadata=None, timeout=None, run_at=None,
-            unique_key=None, after=None):
+            unique_key=None, after=None, by=None):
     """Add a task and return it; see add() for the options."""
-    return add(project, description, priority, metadata, timeout, run_at, unique_key, after)[0]
+    return add(project, description, priority, metadata, timeout, run_at, unique_key, after, by=by)[0]
 
 
 def add(project, description, priority=Priority.NORMAL, metadata=None, timeout=None, run_at=None,
-        unique_key=None, after=None):
+        unique_key=None, after=None, by=None):
     """Add a task. Returns (task, created).
 
     With `run_at` in the future the task is `scheduled` until then (see
@@ -83,6 +83,7 @@ def add(project, description, priority=Priority.NORMAL, metadata=None, timeout=N
     task of the project has that key, that task is returned instead (created
     False): the partial unique index decides, so two processes adding one key
     at once make one task. In a paused project a ready task is `paused`.
+    `by` (a person: "web:NAME") goes into the event.
     """
     check_project(project)
     check_priority(priority)
@@ -95,7 +96,8 @@ def add(project, description, priority=Priority.NORMAL, metadata=None, timeout=N
     if after and run_at is not None:
         raise InvalidInput("a task waits for other tasks or for a time, not both (--after with --at/--in)")
     scheduled = run_at is not None and run_at > timezone.now()
-    data = {"priority": priority, **({"timeout": timeout} if timeout else {}), **({"unique": unique_key} if unique_key else {})}
+    data = {"priority": priority, **({"timeout": timeout} if timeout else {}), **({"unique": unique_key} if unique_key else {}),
+            **({"by": by} if by else {})}
     try:
         with transaction.atomic(using=TASKS):
             upstream = dependencies.upstream(None, after) if after else []

@@ -9,7 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from common.errors import ADTError, NotFound
-from common.web import PAGE_ROWS, by, render_page, staff_required
+from common.web import PAGE_ROWS, by, operator_required, render_page, viewer_required
 from events.models import Event
 from tasks import board, dependencies, many, pausing, queue
 from tasks.forms import QueueFilters
@@ -58,7 +58,7 @@ def _back(request):
 
 
 @require_GET
-@staff_required
+@viewer_required
 def queue_page(request):
     context = _listing_context(request, request.GET)
     context["paused"] = list(pausing.paused_projects().values())
@@ -68,7 +68,7 @@ def queue_page(request):
 
 
 @require_GET
-@staff_required
+@viewer_required
 def detail(request, task_id):
     task = Task.objects.filter(pk=task_id).first()
     if task is None:
@@ -89,7 +89,7 @@ def detail(request, task_id):
 
 
 @require_POST
-@staff_required
+@operator_required
 def act(request, task_id, action):
     if action not in ACTIONS:
         raise Http404(f"no action {action!r}")
@@ -115,7 +115,7 @@ def act(request, task_id, action):
 
 
 @require_POST
-@staff_required
+@operator_required
 def bulk(request):
     action = request.POST.get("action", "")
     ids = list(dict.fromkeys(request.POST.getlist("ids")))

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from agents import tokens
@@ -147,15 +147,23 @@ class TestReading:
         assert ids == sorted(ids) and len(ids) == Event.objects.count()
         assert payload(call("get", f"/api/v1/events?after={rest['last_id']}", web)) == {"events": [], "last_id": rest["last_id"]}
 
-    def test_a_staff_session_reads_but_cannot_act_as_an_agent(self):
+    def test_a_task_added_over_the_api_names_the_agent_in_its_event(self, web):
+        added = payload(call("post", "/api/v1/tasks", web, {"project": "api", "description": "from afar"}))
+        assert Event.objects.get(type="task.created", task_id=added["id"]).data["by"] == "api:web"
+
+    def test_a_viewers_session_reads_but_cannot_act_as_an_agent(self):
         task = factories.task(project="web")
         staff = User.objects.create_user("ana", password="pw", is_staff=True)
+        staff.groups.add(Group.objects.get(name="viewer"))
         client = Client(headers={"X-Forwarded-Proto": "https", "Host": "testserver"})
         client.force_login(staff)
         assert client.get(f"/api/v1/tasks/{task.id}").status_code == 200
         assert client.post("/api/v1/claim", "{}", content_type="application/json").status_code == 401  # no token, no CSRF
         outsider = User.objects.create_user("bo", password="pw")
         client.force_login(outsider)
+        assert client.get(f"/api/v1/tasks/{task.id}").status_code == 401
+        no_role = User.objects.create_user("cy", password="pw", is_staff=True)
+        client.force_login(no_role)
         assert client.get(f"/api/v1/tasks/{task.id}").status_code == 401
 
 

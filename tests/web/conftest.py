@@ -1,23 +1,44 @@
 """Fixtures for the web admin's tests: logged-in clients in process, and a real server."""
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 
 from tests import factories
 from tests.support import ADT
 from tests.web.servers import ADMIN_PASSWORD, Server, https_client
 
 
+def member(name, role):
+    """A staff user in the group `role` (viewer or operator, made by dashboard's migration)."""
+    user = User.objects.create_user(name, password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
 @pytest.fixture
 def staff(db):
-    return User.objects.create_user("staff", password="pw", is_staff=True)
+    """An operator: the pages' tests look and act."""
+    return member("staff", "operator")
 
 
 @pytest.fixture
 def client(staff):
-    """A staff user's client (the pages' audience)."""
+    """An operator's client (the pages' audience)."""
     client = https_client()
     client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def viewer(db):
+    return member("vera", "viewer")
+
+
+@pytest.fixture
+def viewer_client(viewer):
+    """A viewer's client: may look, may not act."""
+    client = https_client()
+    client.force_login(viewer)
     return client
 
 

@@ -10,7 +10,7 @@ class Command(ADTCommand):
         parser.add_argument("run_id", type=int)
         parser.add_argument("--exit-code", type=int, required=True)
         parser.add_argument("--error")
-        parser.add_argument("--status", choices=[RunStatus.STOPPED], help="stopped: a deliberate stop.")
+        parser.add_argument("--status", choices=[RunStatus.STOPPED.value], help="stopped: a deliberate stop.")
 
     def handle(self, *args, **options):
         run = lifecycle.end_run(options["run_id"], options["exit_code"], options["error"], options["status"])

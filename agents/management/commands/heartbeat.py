@@ -8,7 +8,7 @@ class Command(ADTCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--agent", required=True)
-        parser.add_argument("--status", choices=[AgentStatus.WORKING, AgentStatus.IDLE])
+        parser.add_argument("--status", choices=[AgentStatus.WORKING.value, AgentStatus.IDLE.value])
 
     def handle(self, *args, **options):
         agent = lifecycle.heartbeat(options["agent"], options["status"])
