@@ -16,3 +16,11 @@ document.addEventListener("htmx:afterSwap", () => {
   if (!rows) return;
   while (rows.children.length > 1000) rows.lastElementChild.remove();
 });
+
+// The header's menu button (narrow screens): open and close the navigation.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button.menu-toggle");
+  if (!button) return;
+  const open = button.closest(".top").classList.toggle("open");
+  button.setAttribute("aria-expanded", String(open));
+});
