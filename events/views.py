@@ -26,9 +26,11 @@ POLL_ROWS = 200
 
 
 class FeedFilters(forms.Form):
-    project = forms.ChoiceField(required=False)
+    # The filters show no labels of their own: screen readers get these names.
+    project = forms.ChoiceField(required=False, widget=forms.Select(attrs={"aria-label": "project"}))
     type = forms.CharField(required=False, max_length=100)
-    level = forms.ChoiceField(required=False, choices=[("", "Any level"), *Level.choices])
+    level = forms.ChoiceField(required=False, choices=[("", "Any level"), *Level.choices],
+                              widget=forms.Select(attrs={"aria-label": "level"}))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
