@@ -51,7 +51,7 @@ def populate(long=False):
     # Finished work, spread over the last day so the chart has bars.
     now = timezone.now()
     finished = []
-    for i in range(30):
+    for i in range(18):
         project = ("api", "web")[i % 2]
         task = queue.enqueue(project, f"Nightly job {i + 1}: rebuild the search index and check the links")
         if i % 7 == 3:
@@ -59,7 +59,7 @@ def populate(long=False):
         else:
             assert lifecycle.claim(project, project).id == task.id
             queue.complete(task.id, project, result="done; 0 warnings")
-        finished.append((task.id, now - timedelta(hours=i * 0.8, minutes=7)))
+        finished.append((task.id, now - timedelta(hours=i * 1.3, minutes=7)))
     for task_id, moment in finished:  # demo only: pretend they finished earlier
         Task.objects.filter(pk=task_id).update(completed_at=moment, started_at=moment - timedelta(minutes=4))
 

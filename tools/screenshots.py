@@ -29,7 +29,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--no-first-run"]
 PASSWORD = "screenshots-password"
 WIDTHS = {1280: 900, 390: 844}
-MAX_HEIGHT = 2000
+MAX_HEIGHT = 1600
 
 
 def pages(ids):
@@ -100,6 +100,11 @@ def photograph(url, ids, out, scheme):
                 if width in widths:
                     page.goto(url + path)
                     shot(page, out / f"{name}-{width}.png", written)
+            if width == 1280 and scheme == "light":  # and the dark scheme, once
+                page.emulate_media(color_scheme="dark")
+                for name, path in (("dashboard", "/"), ("admin-events", "/admin/events/event/")):
+                    page.goto(url + path)
+                    shot(page, out / f"{name}-{width}-dark.png", written)
             context.close()
         browser.close()
     return written
