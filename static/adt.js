@@ -24,3 +24,13 @@ document.addEventListener("click", (event) => {
   const open = button.closest(".top").classList.toggle("open");
   button.setAttribute("aria-expanded", String(open));
 });
+
+// Escape closes the open menu and gives the focus back to its button.
+document.addEventListener("keydown", (event) => {
+  const top = document.querySelector(".top.open");
+  if (event.key !== "Escape" || !top) return;
+  top.classList.remove("open");
+  const button = top.querySelector("button.menu-toggle");
+  button.setAttribute("aria-expanded", "false");
+  button.focus();
+});

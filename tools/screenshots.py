@@ -29,7 +29,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--no-first-run"]
 PASSWORD = "screenshots-password"
 WIDTHS = {1280: 900, 390: 844}
-MAX_HEIGHT = 1600
+MAX_HEIGHT = 1300
 
 
 def pages(ids):
