@@ -8,7 +8,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint migrations-check bench serve migrate static clean
+.PHONY: run test lint migrations-check bench serve migrate static clean screenshots
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ migrations-check: $(VENV)/.runtime
 
 test: $(VENV)/.dev lint migrations-check
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# PNGs of every page at 1280 and 390 px into docs/screenshots/ (demo data, a
+# temporary ADT_HOME, gunicorn and Debian's Chromium; see tools/screenshots.py).
+screenshots: $(VENV)/.dev
+	$(PY) tools/screenshots.py
 
 # The peers bench/peers.py measures against; never needed by the tests.
 $(VENV)/.bench: $(VENV)/.dev requirements-bench.txt

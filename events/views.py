@@ -29,9 +29,11 @@ POLL_ROWS = 200
 
 
 class FeedFilters(forms.Form):
-    project = forms.ChoiceField(required=False)
+    # The filters show no labels of their own: screen readers get these names.
+    project = forms.ChoiceField(required=False, widget=forms.Select(attrs={"aria-label": "project"}))
     type = forms.CharField(required=False, max_length=100)
-    level = forms.ChoiceField(required=False, choices=[("", "Any level"), *Level.choices])
+    level = forms.ChoiceField(required=False, choices=[("", "Any level"), *Level.choices],
+                              widget=forms.Select(attrs={"aria-label": "level"}))
     # The search: the filters above over a time range (from ClickHouse when configured).
     days = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, widget=forms.Select(attrs={"aria-label": "time range"}), choices=[
         ("", "Any time"), ("1", "Last 24 hours"), ("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"),

@@ -19,9 +19,12 @@ class QueueFilters(forms.Form):
         required=False,
         choices=[("active", "Active (in progress, pending)"), ("waiting", "Waiting (paused, blocked, scheduled)"),
                  ("all", "All statuses"), *Status.choices],
+        widget=forms.Select(attrs={"aria-label": "status"}),
     )
-    project = forms.ChoiceField(required=False)
-    priority = forms.ChoiceField(required=False, choices=[("", "Any priority"), *Priority.choices])
+    # The filters show no labels of their own: screen readers get these names.
+    project = forms.ChoiceField(required=False, widget=forms.Select(attrs={"aria-label": "project"}))
+    priority = forms.ChoiceField(required=False, choices=[("", "Any priority"), *Priority.choices],
+                                 widget=forms.Select(attrs={"aria-label": "priority"}))
     q = forms.CharField(required=False, max_length=200, label="Text")
 
     def __init__(self, *args, **kwargs):
