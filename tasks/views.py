@@ -9,11 +9,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from common.errors import ADTError, NotFound
+from common.templatetags.adt_format import upto
 from common.web import PAGE_ROWS, by, render_page, staff_required
 from events.models import Event
 from tasks import board, dependencies, many, pausing, queue
 from tasks.forms import QueueFilters
-from tasks.models import Priority, Task
+from tasks.models import Priority, Status, Task
 
 ACTIONS = {
     "cancel": ("Cancelled", lambda task_id, who, data: queue.cancel(task_id, by=who)),
@@ -27,6 +28,8 @@ ACTIONS = {
 # Bulk actions take the ticked rows of the page; more than this is a mistake.
 MAX_BULK = 1000
 TIMELINE_ROWS = 500
+# The status tabs count exactly up to this many tasks, then say "10k+".
+COUNT_CAP = 10_000
 
 
 def _listing_context(request, params):
@@ -39,6 +42,8 @@ def _listing_context(request, params):
     tasks, more = board.listing(**filters, offset=offset, limit=PAGE_ROWS)
     query = {k: v for k, v in params.items() if k in form.fields and v}
     return {
+        # "Show more" brings rows only; the tabs are counted with the first page.
+        "tabs": None if offset else _tabs(form, filters, query),
         "form": form,
         "tasks": tasks,
         "more": more,
@@ -48,6 +53,24 @@ def _listing_context(request, params):
         "priorities": Priority.choices,
         "back": _back(request),
     }
+
+
+def _tabs(form, filters, query):
+    """(status filter, label, count text, url query, current) per tab: active, each status, all."""
+    counts = board.capped_counts(COUNT_CAP, project=filters["project"])
+    current = (form.cleaned_data.get("status") if form.is_valid() else "") or "active"
+    labels = dict(Status.choices)
+    active = sum(counts[s] for s in board.ACTIVE)
+    capped = any(counts[s] > COUNT_CAP for s in board.ACTIVE)
+    rows = [("active", "Active", COUNT_CAP + 1 if capped else active)]
+    rows += [(status, labels[status], counts[status]) for status in board.LISTING_ORDER]
+    rows.append(("all", "All", counts["all"]))
+    rest = {k: v for k, v in query.items() if k not in ("status", "offset")}
+    return [
+        (key, label, upto(n, COUNT_CAP) if not (key == "active" and not capped) else f"{n:,}",
+         urlencode({**rest, "status": key}), key == current)
+        for key, label, n in rows
+    ]
 
 
 def _back(request):

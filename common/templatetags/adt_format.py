@@ -84,3 +84,21 @@ def duration(value):
     if value is None or value == "":
         return "—"
     return _span(max(float(value), 0))
+
+
+def short_number(n):
+    """500000 → 500k, 1200000 → 1.2M, 950 → 950."""
+    for size, unit in ((1_000_000, "M"), (1_000, "k")):
+        if n >= size:
+            text = f"{n / size:.1f}".removesuffix(".0")
+            return f"{text}{unit}"
+    return str(n)
+
+
+@register.filter
+def upto(n, cap):
+    """A count read with a cap (see tasks.board.capped_counts): exact up to `cap`, then "10k+"."""
+    if n is None:
+        return ""
+    cap = int(cap)
+    return f"{short_number(cap)}+" if n > cap else f"{n:,}"

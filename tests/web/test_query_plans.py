@@ -131,3 +131,13 @@ def test_a_claim_writes_no_index_the_web_admin_added():
             columns = {row[2] for row in cursor.execute(f"PRAGMA index_info({name})").fetchall()}
             sql = cursor.execute("SELECT sql FROM sqlite_master WHERE name = %s", [name]).fetchone()[0]
             assert not columns & claim_changes or (partial[name] and '"completed_at" IS NOT NULL' in sql), sql
+
+
+def test_the_queue_tabs_count_from_indexes_and_stop_at_the_cap():
+    for project in (None, "demo"):
+        found = plans("tasks", lambda project=project: board.capped_counts(5, project=project))
+        assert len(found) == len(board.LISTING_ORDER) + 1
+        assert_no_table_scan(found, "tasks")
+        for sql, plan in found:
+            assert "LIMIT 6" in sql, sql
+            assert "COVERING INDEX" in plan, f"{plan}\n{sql}"
