@@ -10,6 +10,7 @@ from agents.models import Agent
 from agents.views import agent_row
 from common.web import render_page, staff_required
 from dashboard import charts
+from events import describe
 from events.models import Event
 from projects.models import Project
 from tasks import board, pausing
@@ -44,7 +45,7 @@ def dashboard(request):
         ],
         "agents": [agent_row(agent, now) for agent in Agent.objects.all()],
         "chart": charts.hourly_bars(board.finished_per_hour(now)),
-        "events": Event.objects.order_by("-id")[:LATEST_EVENTS],
+        "events": describe.annotate(Event.objects.order_by("-id")[:LATEST_EVENTS]),
     }
     return render_page(request, "dashboard/dashboard.html", "board", context)
 

@@ -81,6 +81,11 @@ def capped_counts(cap, project=None):
     return counts
 
 
+def titles(ids):
+    """{task id: description} for `ids` (a page of events' tasks): one query by primary key."""
+    return dict(Task.objects.filter(id__in=list(ids)).values_list("id", "description"))
+
+
 def active_by_priority():
     """{(status, priority): n} for pending and in-progress tasks (idx_tasks_claim ranges)."""
     # Grouped by the rank expression, which idx_tasks_claim holds, not by

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from common.errors import ADTError, NotFound
 from common.templatetags.adt_format import upto
 from common.web import PAGE_ROWS, by, render_page, staff_required
+from events import describe
 from events.models import Event
 from tasks import board, dependencies, many, pausing, queue
 from tasks.forms import QueueFilters
@@ -102,7 +103,8 @@ def detail(request, task_id):
         "task": task,
         "waits_for": waits_for,
         "waited_on_by": waited_on_by,
-        "events": events[:TIMELINE_ROWS],
+        # Its own events: the page names the task already, so no lookup.
+        "events": describe.annotate(events[:TIMELINE_ROWS], titles={}),
         "more_events": len(events) > TIMELINE_ROWS,
         "priorities": Priority.choices,
         "back": _back(request),

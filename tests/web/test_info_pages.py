@@ -124,3 +124,144 @@ def test_the_active_tab_says_cap_plus_when_one_of_its_statuses_is_capped(client,
         factories.task()
     html = client.get("/tasks/").content.decode()
     assert re.search(r'class="tab status active[^"]*"[^>]*>Active <span class="n">2\+</span>', html)
+
+
+# Events as sentences ----------------------------------------------------------
+
+T = "1a2b3c4d5e6f7a8b"
+SENTENCES = [
+    ("task.created", None, {"priority": "high"}, "Fix the login test added to project demo, high priority"),
+    ("task.created", None, {"priority": "normal", "after": ["a", "b"], "unique": "k", "by": "web:alice"},
+     "alice added Fix the login test to project demo, after 2 other tasks, unique key k"),
+    ("task.scheduled", None, {"run_at": "2026-12-01T16:00:00+00:00"}, "Fix the login test scheduled for 2026-12-01 16:00 UTC in project demo"),
+    ("task.due", None, {"run_at": "2026-12-01T16:00:00+00:00"}, "Fix the login test is due and ready to be claimed"),
+    ("task.blocked", None, {"after": ["a"], "by": "web:bob"}, "bob made Fix the login test wait for 1 other task"),
+    ("task.unblocked", None, {"status": "pending", "after": "a"}, "Fix the login test is ready: the tasks it waited for have completed"),
+    ("task.claimed", "web", {"status": "in_progress", "retry_count": 0}, "web claimed Fix the login test"),
+    ("task.claimed", "web", {"retry_count": 2}, "web claimed Fix the login test (retry 2)"),
+    ("task.completed", "web", {"status": "completed"}, "Fix the login test completed by web"),
+    ("task.attempt_failed", "web", {"retry_count": 1, "max_retries": 3, "error": "boom"},
+     "Fix the login test failed on agent web: boom; it goes back in the queue (retry 1 of 3)"),
+    ("task.failed", "web", {"retry_count": 3, "max_retries": 3, "error": "boom"},
+     "Fix the login test failed for good after 3 retries on agent web: boom"),
+    ("task.failed", "api", {"retry_count": 1, "max_retries": 0, "reason": "agent_stale", "error": "agent api went stale"},
+     "Fix the login test failed for good after agent api went stale after 1 retry: agent api went stale"),
+    ("task.retried", None, {"by": "web:alice", "manual": True, "previous": "failed"}, "alice retried Fix the login test"),
+    ("task.cancelled", None, {"by": "web:alice", "was_held_by": "api"}, "alice cancelled Fix the login test, taking it from agent api"),
+    ("task.cancelled", None, {"by": None, "was_held_by": None}, "Fix the login test cancelled"),
+    ("task.cancelled", None, {"by": "dependency", "after": "ffff"}, "Fix the login test cancelled: task ffff, which it waited for, did not complete"),
+    ("task.extended", "web", {"deadline": "2026-12-01T17:30:00+00:00", "seconds": 1800, "previous": None},
+     "web extended the time limit of Fix the login test by 30 min, to 2026-12-01 17:30 UTC"),
+    ("task.requeued", "api", {"retry_count": 1, "max_retries": 3, "reason": "manual", "by": "web:alice"},
+     "alice requeued Fix the login test, taking it from agent api (retry 1 of 3)"),
+    ("task.requeued", "api", {"retry_count": 2, "max_retries": 3, "reason": "agent_stale"},
+     "Fix the login test requeued: agent api went stale (retry 2 of 3)"),
+    ("task.requeued", "api", {"retry_count": 1, "max_retries": 3, "reason": "timeout"},
+     "Fix the login test requeued: it ran past its time limit on agent api (retry 1 of 3)"),
+    ("task.reprioritized", None, {"from": "normal", "to": "urgent", "by": "web:alice"},
+     "alice changed the priority of Fix the login test from normal to urgent"),
+    ("task.dependency_added", None, {"after": ["a", "b"], "by": "cli"}, "cli made Fix the login test also wait for 2 tasks"),
+    ("agent.started", "api", {"run": 7, "provider": "cursor"}, "agent api started run #7 on Fix the login test"),
+    ("agent.stopped", "api", {"run": 7, "exit_code": 0, "status": "completed"}, "agent api finished run #7 on Fix the login test (exit 0)"),
+    ("agent.error", "api", {"run": 7, "exit_code": 2, "error": "it broke"}, "agent api's run #7 failed on Fix the login test (exit 2): it broke"),
+    ("agent.stale", "api", {"last_heartbeat": "2026-12-01T15:00:00+00:00", "silent_seconds": 31.4},
+     "agent api went stale after 31 s without a heartbeat"),
+    ("agent.recovered", "api", {"status": "working"}, "agent api is back (working)"),
+    ("project.registered", "demo", {"path": "/srv/demo"}, "project demo registered at /srv/demo"),
+    ("project.updated", "demo", {"path": "/srv/demo2"}, "project demo updated (path /srv/demo2)"),
+    ("project.paused", None, {"by": "web:alice", "reason": "deploy", "tasks": 3}, "alice paused project demo (deploy); 3 tasks held"),
+    ("project.resumed", None, {"by": "web:alice", "tasks": 1, "paused_seconds": 300}, "alice resumed project demo after 5 min; 1 task released"),
+    ("schedule.added", None, {"schedule": "nightly", "cron": "0 3 * * *", "timezone": "UTC", "by": "cli"},
+     "cli added schedule nightly of project demo: 0 3 * * * (UTC)"),
+    ("schedule.changed", None, {"schedule": "nightly", "cron": "0 4 * * *", "timezone": "Europe/Paris", "by": None},
+     "someone changed schedule nightly of project demo: 0 4 * * * (Europe/Paris)"),
+    ("schedule.removed", None, {"schedule": "nightly", "by": "web:alice"}, "alice removed schedule nightly of project demo"),
+]
+TASKLESS = {"project.registered", "project.updated", "project.paused", "project.resumed", "schedule.added",
+            "schedule.changed", "schedule.removed", "agent.stale", "agent.recovered"}
+
+
+@pytest.mark.parametrize("type, agent, data, expected", SENTENCES, ids=[f"{s[0]}-{i}" for i, s in enumerate(SENTENCES)])
+def test_every_known_event_type_reads_as_a_sentence(type, agent, data, expected):
+    from events.describe import describe, text
+    from events.models import Event
+
+    event = Event(type=type, project="demo", agent=agent, task_id=None if type in TASKLESS else T, data=data)
+    assert text(describe(event, "Fix the login test")) == expected
+
+
+def test_every_known_type_has_its_own_sentence_and_others_a_generic_one():
+    from events.describe import SENTENCES as WRITERS
+    from events.describe import describe, text
+    from events.models import Event
+    from events.views import KNOWN_TYPES
+
+    assert set(KNOWN_TYPES) <= set(WRITERS) and {s[0] for s in SENTENCES} == set(KNOWN_TYPES)
+    assert text(describe(Event(type="tasks.archived", data={"archived": 3}))) == "tasks.archived"
+    assert text(describe(Event(type="token.created", agent="api", project="api", data={}))) == "token.created by agent api"
+    # A task without its description is named by its id; data missing what a sentence needs falls back.
+    assert text(describe(Event(type="task.completed", agent="web", task_id=T, data=None))) == f"task {T} completed by web"
+    assert text(describe(Event(type="schedule.removed", project="demo", data={}))) == "schedule.removed in project demo"
+    # Before task.attempt_failed existed, an agent's failure was written as task.retried.
+    old = Event(type="task.retried", agent="web", task_id=T, data={"retry_count": 1, "max_retries": 2, "error": "x"})
+    assert text(describe(old, "F")) == "F failed on agent web: x; it goes back in the queue (retry 1 of 2)"
+
+
+def test_feed_and_dashboard_read_as_sentences_with_descriptions_in_one_query(client, demo, django_assert_max_num_queries):
+    tasks = [factories.task(description=f"Fix the login test {i}") for i in range(5)]
+    for _ in tasks:
+        lifecycle.claim("demo")
+    queue.complete(tasks[0].id, "demo")
+
+    with django_assert_max_num_queries(1, connection=connections["tasks"]):
+        html = client.get("/events/").content.decode()
+
+    assert f'demo claimed <a class="task-ref" href="/tasks/{tasks[1].id}/"><em>Fix the login test 1</em></a>' in html
+    assert "<em>Fix the login test 0</em></a> completed by demo" in html
+    assert "project demo registered at /srv/demo" in html
+    # The raw data folds open on click.
+    assert re.search(r'<details class="data">\s*<summary><span class="type">task.completed</span>', html)
+    assert "&quot;retry_count&quot;: 0" in html
+
+    dashboard = client.get("/").content.decode()
+    assert "<em>Fix the login test 4</em></a> added to project demo" in dashboard
+    poll = client.get("/events/feed?after=0", headers=HTMX).content.decode()
+    assert "<em>Fix the login test 2</em>" in poll
+
+
+def test_a_type_prefix_finds_every_event_of_its_kind(client, demo):
+    from events import feed
+    from events.models import Event
+
+    task = factories.task()
+    lifecycle.claim("demo")
+    feed.record("agent.error", project="demo", agent="demo", level="error", data={"run": 1, "error": "x"})
+    task_events = list(Event.objects.filter(type__startswith="task.").order_by("-id").values_list("id", flat=True))
+
+    response = client.get("/events/?type=task.")
+
+    assert [e.id for e in response.context["events"]] == task_events and len(task_events) == 2
+    html = response.content.decode()
+    assert '<option value="task." selected>task.*</option>' in html
+    # A prefix of a type's name works too, and polls follow the same filter.
+    assert [e.type for e in client.get("/events/?type=task.cl").context["events"]] == ["task.claimed"]
+    seen = task_events[-1]
+    poll = client.get(f"/events/feed?after={seen}&type=task.", headers=HTMX).content.decode()
+    assert f'id="event-{task_events[0]}"' in poll and "agent.error" not in poll
+    assert task.id in html
+
+
+def test_a_filter_that_finds_nothing_says_so_and_how_to_widen_it(client, demo):
+    html = client.get("/events/?type=task.fail").content.decode()
+    assert "No task.fail events — try task. for every task event, or clear the filters." in html
+    assert "No events yet" not in html
+    html = client.get("/events/?level=error&project=demo").content.decode()
+    assert "No error events in project demo — try another type or level, or clear the filters." in html
+
+
+def test_with_no_events_at_all_the_feed_says_what_makes_them(client):
+    from events.models import Event
+
+    Event.objects.all().delete()
+    html = client.get("/events/").content.decode()
+    assert "No events yet. They appear here as agents and people work" in html

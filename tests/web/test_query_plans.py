@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from events import feed
+from events.views import KNOWN_TYPES
 from tasks import board
 from tests import factories
 from tests.web.servers import https_client
@@ -141,3 +142,13 @@ def test_the_queue_tabs_count_from_indexes_and_stop_at_the_cap():
         for sql, plan in found:
             assert "LIMIT 6" in sql, sql
             assert "COVERING INDEX" in plan, f"{plan}\n{sql}"
+
+
+def test_a_type_prefix_reads_each_types_index_in_id_order_then_the_page_by_id(client):
+    factories.task()
+    found = [(sql, plan) for sql, plan in plans("logs", lambda: client.get("/events/?type=task.")) if "events" in sql]
+    by_type = [(sql, plan) for sql, plan in found if "idx_events_type" in plan]
+    assert len(by_type) == len([t for t in KNOWN_TYPES if t.startswith("task.")])
+    for sql, plan in found:
+        assert "idx_events_type (type=?)" in plan or "INTEGER PRIMARY KEY (rowid=?)" in plan, f"{plan}\n{sql}"
+        assert "TEMP B-TREE" not in plan, f"{plan}\n{sql}"
