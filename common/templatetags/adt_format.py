@@ -87,11 +87,10 @@ def duration(value):
 
 
 def short_number(n):
-    """500000 → 500k, 1200000 → 1.2M, 950 → 950."""
-    for size, unit in ((1_000_000, "M"), (1_000, "k")):
-        if n >= size:
-            text = f"{n / size:.1f}".removesuffix(".0")
-            return f"{text}{unit}"
+    """500000 → 500k, 1200000 → 1.2M, 950 → 950 (one decimal, dropped when it is 0)."""
+    for size, unit in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
+        if n >= size * 0.9995:
+            return f"{round(n / size, 1):g}{unit}" if n < size * 999.95 else f"{round(n / size):,}{unit}"
     return str(n)
 
 
@@ -102,3 +101,9 @@ def upto(n, cap):
         return ""
     cap = int(cap)
     return f"{short_number(cap)}+" if n > cap else f"{n:,}"
+
+
+@register.filter
+def compact(n):
+    """A big number short enough for a small card: 1234567 → 1.2M (the page puts the exact one in a title)."""
+    return short_number(n) if isinstance(n, int) else n

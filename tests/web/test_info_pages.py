@@ -265,3 +265,52 @@ def test_with_no_events_at_all_the_feed_says_what_makes_them(client):
     Event.objects.all().delete()
     html = client.get("/events/").content.decode()
     assert "No events yet. They appear here as agents and people work" in html
+
+
+# The dashboard ----------------------------------------------------------------
+
+
+def test_chart_axis_values_are_round_and_reach_the_busiest_hour():
+    from dashboard.charts import nice_ticks
+
+    assert nice_ticks(0) == [0, 1]
+    assert nice_ticks(4) == [0, 1, 2, 3, 4]
+    assert nice_ticks(37) == [0, 10, 20, 30, 40]
+    assert nice_ticks(999) == [0, 200, 400, 600, 800, 1000]
+
+
+def test_dashboard_chart_has_axes_values_and_a_title_per_hour(client, demo):
+    for _ in range(3):
+        task = factories.task()
+        lifecycle.claim("demo")
+        queue.complete(task.id, "demo")
+
+    html = client.get("/").content.decode()
+
+    svg = re.search(r'<svg class="chart".*?</svg>', html, re.S).group(0)
+    assert 'viewBox="0 0 360 170"' in svg
+    assert len(re.findall(r"<title>\d\d:00: \d+ completed, \d+ failed</title>", svg)) == 24
+    # A y-axis with values 0…3 and hour labels under every sixth bar.
+    assert re.findall(r'<text x="31" y="[\d.]+" text-anchor="end">(\w+)</text>', svg) == ["0", "1", "2", "3"]
+    assert len(re.findall(r'text-anchor="middle">\d\d:00</text>', svg)) == 4
+    assert '<line class="axis x"' in svg and 'class="axis y"' in svg
+
+
+def test_dashboard_counts_fit_their_card_with_the_exact_number_on_hover(client, demo):
+    from common.templatetags.adt_format import compact
+
+    for _ in range(3):
+        factories.task()
+    html = client.get("/").content.decode()
+    assert '<a class="count" href="/tasks/?status=all" title="3 tasks in all"><span class="n">3</span> All</a>' in html
+    # Millions are written short; the title keeps the exact number.
+    assert [compact(n) for n in (999, 1234, 1_234_567, 999_999)] == ["999", "1.2k", "1.2M", "1M"]
+
+
+def test_an_empty_dashboard_says_what_to_do_next(client):
+    html = client.get("/").content.decode()
+    assert "No projects yet. Register one, then add tasks to it: <code>python manage.py register_project NAME /path/to/its/repository</code>" in html
+    assert "No tasks yet. Register a project first" in html
+    factories.project("demo", "/srv/demo")
+    html = client.get("/").content.decode()
+    assert 'No tasks yet. Add one on the <a href="/tasks/#add-task">queue page</a>, or <code>python manage.py add_task --project demo --description' in html
