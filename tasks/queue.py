@@ -74,7 +74,7 @@ def enqueue(project, description, priority=Priority.NORMAL, metadata=None, timeo
 
 
 def add(project, description, priority=Priority.NORMAL, metadata=None, timeout=None, run_at=None,
-        unique_key=None, after=None):
+        unique_key=None, after=None, by=None):
     """Add a task. Returns (task, created).
 
     With `run_at` in the future the task is `scheduled` until then (see
@@ -83,6 +83,7 @@ def add(project, description, priority=Priority.NORMAL, metadata=None, timeout=N
     task of the project has that key, that task is returned instead (created
     False): the partial unique index decides, so two processes adding one key
     at once make one task. In a paused project a ready task is `paused`.
+    `by` (who asked, e.g. "web:alice") goes in the event.
     """
     check_project(project)
     check_priority(priority)
@@ -96,6 +97,8 @@ def add(project, description, priority=Priority.NORMAL, metadata=None, timeout=N
         raise InvalidInput("a task waits for other tasks or for a time, not both (--after with --at/--in)")
     scheduled = run_at is not None and run_at > timezone.now()
     data = {"priority": priority, **({"timeout": timeout} if timeout else {}), **({"unique": unique_key} if unique_key else {})}
+    if by:
+        data["by"] = by
     try:
         with transaction.atomic(using=TASKS):
             upstream = dependencies.upstream(None, after) if after else []

@@ -7,6 +7,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from common.errors import ADTError, NotFound
 from common.templatetags.adt_format import upto
@@ -14,7 +15,7 @@ from common.web import PAGE_ROWS, by, render_page, staff_required
 from events import describe
 from events.models import Event
 from tasks import board, dependencies, many, pausing, queue
-from tasks.forms import QueueFilters
+from tasks.forms import AddTaskForm, QueueFilters
 from tasks.models import Priority, Status, Task
 
 ACTIONS = {
@@ -86,6 +87,7 @@ def _back(request):
 def queue_page(request):
     context = _listing_context(request, request.GET)
     context["paused"] = list(pausing.paused_projects().values())
+    context["add_form"] = AddTaskForm()
     # "Load more" asks for the next rows only.
     fragment = "rows" if context["offset"] else "results"
     return render_page(request, "tasks/queue.html", fragment, context)
@@ -141,9 +143,57 @@ def act(request, task_id, action):
 
 @require_POST
 @staff_required
+def add(request):
+    """The "Add task" form: queue.add with the form's options; refused, the form again with the reason."""
+    form = AddTaskForm(request.POST)
+    if form.is_valid():
+        try:
+            # options() reads the time through queue.start_time, which may refuse too;
+            # queue.add checks the rest and writes nothing when it refuses.
+            task, created = queue.add(**form.options(), by=by(request))
+        except ADTError as e:
+            form.add_error(None, str(e))
+        else:
+            if created:
+                messages.success(request, f"Added task {task.id} to {task.project} ({task.get_status_display().lower()}).")
+            else:
+                messages.info(request, f"Task {task.id} of {task.project} has the key {task.unique_key!r} and is "
+                                       "unfinished: nothing added.")
+            if request.htmx:
+                # The new task belongs somewhere in the listing: show the page again.
+                return HttpResponseClientRefresh()
+            return _redirect_back(request)
+    context = {"add_form": form, "add_open": True, "back": _back(request)}
+    if request.htmx:
+        return render(request, "tasks/queue.html#add_form", context)
+    context.update(_listing_context(request, request.GET), paused=list(pausing.paused_projects().values()))
+    return render(request, "tasks/queue.html", context, status=400)
+
+
+# Bulk actions that take tasks away (from the queue, or from the agent holding
+# them) are asked twice: the first post shows what they would do.
+CONFIRM_BULK = {"cancel", "requeue"}
+
+
+def _confirmation(action, ids):
+    """What a bulk change would take away: how many of the tasks agents hold, and which agents (one query)."""
+    held = dict(Task.objects.filter(id__in=ids, status=Status.IN_PROGRESS).values_list("id", "assigned_to"))
+    return {"action": action, "verb": action.capitalize(), "ids": ids, "held": len(held),
+            "agents": sorted({a for a in held.values() if a})}
+
+
+@require_POST
+@staff_required
 def bulk(request):
     action = request.POST.get("action", "")
     ids = list(dict.fromkeys(request.POST.getlist("ids")))
+    if action in CONFIRM_BULK and ids and len(ids) <= MAX_BULK and not request.POST.get("confirmed"):
+        context = _listing_context(request, request.GET)
+        context["confirm"] = _confirmation(action, ids)
+        if request.htmx:
+            return render(request, "tasks/queue.html#results", context)
+        context.update(paused=list(pausing.paused_projects().values()), add_form=AddTaskForm())
+        return render(request, "tasks/queue.html", context)
     if action not in ACTIONS:
         messages.error(request, "Choose what to do with the selected tasks.")
     elif not ids:

@@ -314,3 +314,140 @@ def test_an_empty_dashboard_says_what_to_do_next(client):
     factories.project("demo", "/srv/demo")
     html = client.get("/").content.decode()
     assert 'No tasks yet. Add one on the <a href="/tasks/#add-task">queue page</a>, or <code>python manage.py add_task --project demo --description' in html
+
+
+# Doing things: confirmations --------------------------------------------------
+
+
+def test_bulk_cancel_asks_first_saying_which_agents_lose_their_tasks(client, demo):
+    tasks = [factories.task() for _ in range(3)]
+    held = lifecycle.claim("demo")
+
+    first = client.post("/tasks/bulk?status=all", {"action": "cancel", "ids": [t.id for t in tasks]}, headers=HTMX)
+
+    html = first.content.decode()
+    assert html.lstrip().startswith('<div id="queue-results">')
+    assert "<strong>Cancel 3 tasks?</strong>" in html and "1 is in progress, held by demo, who will lose it." in html
+    assert '<input type="hidden" name="confirmed" value="1">' in html
+    assert html.count('<input type="hidden" name="ids"') == 3
+    assert set(Task.objects.values_list("status", flat=True)) == {"pending", "in_progress"}
+
+    second = client.post("/tasks/bulk?status=all", {"action": "cancel", "confirmed": "1", "ids": [t.id for t in tasks]},
+                         headers=HTMX)
+    assert "Cancelled 3 tasks." in second.content.decode()
+    assert set(Task.objects.values_list("status", flat=True)) == {"cancelled"} and held.id in [t.id for t in tasks]
+
+
+def test_bulk_requeue_asks_first_and_without_javascript_too(client, demo):
+    task = factories.task()
+    lifecycle.claim("demo")
+    page = client.post("/tasks/bulk", {"action": "requeue", "ids": [task.id]})
+    html = page.content.decode()
+    assert page.status_code == 200 and "<html" in html
+    assert "<strong>Requeue 1 task?</strong>" in html and "A retry is counted for each" in html
+    assert Task.objects.get(pk=task.id).status == "in_progress"
+
+
+def test_bulk_reprioritize_and_retry_need_no_confirmation(client, demo):
+    task = factories.task()
+    client.post("/tasks/bulk", {"action": "reprioritize", "priority": "low", "ids": [task.id]}, headers=HTMX)
+    assert Task.objects.get(pk=task.id).priority == "low"
+
+
+def test_row_actions_that_take_a_task_from_its_agent_ask_first(client, demo):
+    task = factories.task()
+    lifecycle.claim("demo")
+    html = client.get("/tasks/").content.decode()
+    assert f'hx-confirm="Requeue task {task.id}? Agent demo holds it now and loses it; a retry is counted."' in html
+    assert f'hx-confirm="Cancel task {task.id}? Agent demo holds it now and loses it."' in html
+    assert f'hx-confirm="Requeue task {task.id}?' in client.get(f"/tasks/{task.id}/").content.decode()
+
+
+# Doing things: the add form ---------------------------------------------------
+
+
+def add(client, **fields):
+    data = {"project": "demo", "description": "Fix the login test", "priority": "normal", **fields}
+    return client.post("/tasks/add", data, headers=HTMX)
+
+
+def test_the_queue_page_has_an_add_form_with_projects_to_choose_from(client, demo):
+    factories.project("other", "/srv/other")
+    html = client.get("/tasks/").content.decode()
+    form = re.search(r'<details id="add-task".*?</details>', html, re.S).group(0)
+    assert 'hx-post="/tasks/add"' in form and 'name="csrfmiddlewaretoken"' in form
+    assert '<option value="demo">demo</option>' in form and '<option value="other">other</option>' in form
+    for name in ("description", "priority", "metadata", "run_at", "run_in", "after", "unique_key"):
+        assert f'name="{name}"' in form
+
+
+def test_adding_a_task_from_the_page_goes_through_the_queue_and_records_who(client, demo):
+    from events.models import Event
+
+    response = add(client, priority="high", metadata='{"ticket": 42}', unique_key="login")
+
+    assert response.status_code == 200 and response["HX-Refresh"] == "true"
+    task = Task.objects.get()
+    assert (task.description, task.priority, task.metadata, task.unique_key, task.status) == (
+        "Fix the login test", "high", {"ticket": 42}, "login", "pending")
+    assert Event.objects.get(type="task.created", task_id=task.id).data["by"] == "web:staff"
+    assert f"Added task {task.id} to demo (pending)." in client.get("/tasks/").content.decode()
+    # The same key again adds nothing and says so.
+    add(client, unique_key="login")
+    assert Task.objects.count() == 1
+    assert "has the key &#x27;login&#x27; and is unfinished: nothing added." in client.get("/tasks/").content.decode()
+
+
+def test_adding_a_scheduled_task_and_one_that_waits_for_others(client, demo):
+    first = factories.task()
+    add(client, description="later", run_in="2h")
+    add(client, description="at a time", run_at="2030-01-02T03:04")
+    add(client, description="after", after=f" {first.id}, ")
+    later, at, after = (Task.objects.get(description=d) for d in ("later", "at a time", "after"))
+    assert later.status == "scheduled" and timedelta(hours=1, minutes=59) < later.run_at - timezone.now() <= timedelta(hours=2)
+    assert at.status == "scheduled" and at.run_at == datetime(2030, 1, 2, 3, 4, tzinfo=UTC)
+    assert after.status == "blocked"
+
+
+@pytest.mark.parametrize(
+    "fields, error",
+    [
+        ({"metadata": "{ticket: 42}"}, "Metadata is not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2."),
+        ({"project": "ghost"}, "Select a valid choice. ghost is not one of the available choices."),
+        ({"description": ""}, "This field is required."),
+        ({"run_at": "tomorrow"}, "&#x27;tomorrow&#x27; is not a date and time"),
+        ({"run_at": "2030-01-02T03:04", "run_in": "2h"}, "give run at or run in, not both"),
+        ({"run_in": "soon"}, "run in must be a duration such as 90s, 10m, 2h or 1d"),
+        ({"run_in": "2h", "after": "0123456789abcdef"}, "a task waits for other tasks or for a time, not both"),
+        ({"after": "0123456789abcdef"}, "0123456789abcdef"),
+    ],
+    ids=["json", "project", "description", "time", "at-and-in", "duration", "at-and-after", "unknown-after"],
+)
+def test_a_refused_task_shows_why_inline_and_writes_nothing(client, demo, fields, error):
+    from events.models import Event
+
+    events = Event.objects.count()
+    response = add(client, **fields)
+
+    html = response.content.decode()
+    assert response.status_code == 200 and "HX-Refresh" not in response
+    assert html.lstrip().startswith('<details id="add-task" class="card add-task" open>')
+    assert error in html
+    assert Task.objects.count() == 0 and Event.objects.count() == events
+    # What was typed stays in the form.
+    if fields.get("metadata"):
+        assert "{ticket: 42}" in html
+
+
+def test_without_javascript_a_refused_task_shows_the_page_with_the_form_open(client, demo):
+    response = client.post("/tasks/add", {"project": "demo", "description": "x", "priority": "normal", "metadata": "[1,"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "<html" in html and '<details id="add-task" class="card add-task" open>' in html and "Metadata is not valid JSON" in html
+    ok = client.post("/tasks/add", {"project": "demo", "description": "x", "priority": "normal", "next": "/tasks/?status=all"})
+    assert ok.status_code == 302 and ok["Location"] == "/tasks/?status=all"
+
+
+def test_users_who_are_not_staff_cannot_add_tasks(outsider_client, demo):
+    assert outsider_client.post("/tasks/add", {"project": "demo", "description": "x", "priority": "normal"}).status_code == 403
+    assert Task.objects.count() == 0
