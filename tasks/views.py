@@ -43,9 +43,12 @@ def _listing_context(request, params):
         offset = 0
     tasks, more = board.listing(**filters, offset=offset, limit=PAGE_ROWS)
     query = {k: v for k, v in params.items() if k in form.fields and v}
+    # "Show more" brings rows only; the tabs are counted with the first page.
+    tabs = None if offset else _tabs(form, filters, query)
     return {
-        # "Show more" brings rows only; the tabs are counted with the first page.
-        "tabs": None if offset else _tabs(form, filters, query),
+        "tabs": tabs,
+        # No task at all (in the project chosen): say how to add one.
+        "queue_empty": bool(tabs) and tabs[-1][2] == "0",
         "form": form,
         "tasks": tasks,
         "more": more,

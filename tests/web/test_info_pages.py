@@ -451,3 +451,28 @@ def test_without_javascript_a_refused_task_shows_the_page_with_the_form_open(cli
 def test_users_who_are_not_staff_cannot_add_tasks(outsider_client, demo):
     assert outsider_client.post("/tasks/add", {"project": "demo", "description": "x", "priority": "normal"}).status_code == 403
     assert Task.objects.count() == 0
+
+
+def test_an_empty_queue_says_how_to_add_a_task_and_a_filter_that_finds_none_says_so(client, demo):
+    html = client.get("/tasks/").content.decode()
+    assert 'No tasks yet. Add one with <a href="#add-task">Add task</a> above, or <code>python manage.py add_task' in html
+    factories.task()
+    html = client.get("/tasks/?status=failed").content.decode()
+    assert "No tasks match. Try another tab, or clear the filters." in html
+
+
+def test_other_pages_show_relative_times_too(client, demo):
+    from schedules import recurring
+
+    lifecycle.heartbeat("demo", "working")
+    recurring.add("nightly", "demo", "0 3 * * *", "update the docs")
+    assert re.search(r"<td><time datetime=\"[^\"]+\" title=\"[^\"]+ UTC\">just now</time></td>", client.get("/agents/").content.decode())
+    assert "<time datetime=" in client.get("/projects/").content.decode()
+    assert re.search(r"<small><time datetime=\"[^\"]+\" title=\"[^\"]+ UTC\">in \d+ (h|min)", client.get("/schedules/").content.decode())
+
+
+def test_the_dashboard_reads_tasks_db_in_a_fixed_number_of_queries(client, demo, django_assert_max_num_queries):
+    for i in range(30):
+        factories.task(description=f"t{i}")
+    with django_assert_max_num_queries(8, connection=connections["tasks"]):
+        client.get("/")
