@@ -63,21 +63,24 @@ def status_counts():
     return counts
 
 
-def capped_counts(cap, project=None):
+def capped_counts(cap, project=None, priority=None):
     """{status: n, "all": n} with n exact up to `cap`, else cap + 1 (show it as "cap+").
 
-    Each is SELECT COUNT(*) FROM (SELECT status … LIMIT cap+1): a range of
-    idx_tasks_status (idx_tasks_project_claim for one project) read from the
-    index alone and cut off at the cap, so a million completed tasks cost
-    what `cap` of them do. Never a COUNT over the whole table.
+    Each status is SELECT COUNT(*) FROM (SELECT status … LIMIT cap+1): a range
+    of idx_tasks_status, or of idx_tasks_claim / idx_tasks_project_claim
+    with a project or a priority (its rank), read from the index alone and
+    cut off at the cap, so a million completed tasks cost what `cap` of them
+    do. "all" is their sum, capped alike. Never a COUNT over the whole table.
     """
     def upto(queryset):
         column = "project" if project else "status"
         return queryset.order_by().values(column)[: cap + 1].count()
 
     base = Task.objects.for_project(project) if project else Task.objects.all()
+    if priority:
+        base = base.alias(rank=priority_rank()).filter(rank=PRIORITY_RANK.get(priority, 4))
     counts = {status: upto(base.filter(status=status)) for status in LISTING_ORDER}
-    counts["all"] = upto(base)
+    counts["all"] = min(sum(counts.values()), cap + 1)
     return counts
 
 

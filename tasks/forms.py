@@ -68,6 +68,8 @@ class AddTaskForm(forms.Form):
                                  help_text="While an unfinished task of the project has this key, no second one is added.")
 
     def __init__(self, *args, **kwargs):
+        # Its own ids: the filters above it on the page have a project and a priority too.
+        kwargs.setdefault("auto_id", "add_%s")
         super().__init__(*args, **kwargs)
         names = list(Project.objects.values_list("name", flat=True))
         self.fields["project"].choices = [("", "Choose a project"), *((n, n) for n in names)]

@@ -62,7 +62,7 @@ def _listing_context(request, params):
 
 def _tabs(form, filters, query):
     """(status filter, label, count text, url query, current) per tab: active, each status, all."""
-    counts = board.capped_counts(COUNT_CAP, project=filters["project"])
+    counts = board.capped_counts(COUNT_CAP, project=filters["project"], priority=filters["priority"])
     current = (form.cleaned_data.get("status") if form.is_valid() else "") or "active"
     labels = dict(Status.choices)
     active = sum(counts[s] for s in board.ACTIVE)

@@ -476,3 +476,15 @@ def test_the_dashboard_reads_tasks_db_in_a_fixed_number_of_queries(client, demo,
         factories.task(description=f"t{i}")
     with django_assert_max_num_queries(8, connection=connections["tasks"]):
         client.get("/")
+
+
+def test_tab_counts_follow_the_project_and_priority_filters(client, demo):
+    factories.project("other", "/srv/other")
+    factories.task(priority="low")
+    factories.task(priority="high")
+    factories.task(project="other", priority="low")
+    assert board.capped_counts(100, priority="low")["pending"] == 2
+    assert board.capped_counts(100, project="demo", priority="low") == {
+        **{s: 0 for s in board.LISTING_ORDER}, "pending": 1, "all": 1}
+    html = client.get("/tasks/?priority=high").content.decode()
+    assert re.search(r'class="tab status all"[^>]*>All <span class="n">1</span>', html)

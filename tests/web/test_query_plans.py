@@ -135,13 +135,18 @@ def test_a_claim_writes_no_index_the_web_admin_added():
 
 
 def test_the_queue_tabs_count_from_indexes_and_stop_at_the_cap():
-    for project in (None, "demo"):
-        found = plans("tasks", lambda project=project: board.capped_counts(5, project=project))
-        assert len(found) == len(board.LISTING_ORDER) + 1
+    for project, priority in [(None, None), ("demo", None), (None, "low"), ("demo", "low")]:
+        found = plans("tasks", lambda project=project, priority=priority: board.capped_counts(5, project, priority))
+        assert len(found) == len(board.LISTING_ORDER)
         assert_no_table_scan(found, "tasks")
         for sql, plan in found:
             assert "LIMIT 6" in sql, sql
-            assert "COVERING INDEX" in plan, f"{plan}\n{sql}"
+            if priority:
+                # A range of the claim index by (status, rank); SQLite 3.40 visits
+                # each row for the rank expression, at most cap + 1 of them.
+                assert "<expr>=?)" in plan and "USING INDEX idx_tasks_" in plan, f"{plan}\n{sql}"
+            else:
+                assert "COVERING INDEX" in plan, f"{plan}\n{sql}"
 
 
 def test_a_type_prefix_reads_each_types_index_in_id_order_then_the_page_by_id(client):
