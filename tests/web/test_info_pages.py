@@ -488,3 +488,16 @@ def test_tab_counts_follow_the_project_and_priority_filters(client, demo):
         **{s: 0 for s in board.LISTING_ORDER}, "pending": 1, "all": 1}
     html = client.get("/tasks/?priority=high").content.decode()
     assert re.search(r'class="tab status all"[^>]*>All <span class="n">1</span>', html)
+
+
+def test_the_queue_and_feed_pages_cost_the_same_queries_for_40_rows_as_for_one(client, demo, django_assert_max_num_queries):
+    for i in range(40):
+        factories.task(description=f"task {i}")
+    for _ in range(5):
+        lifecycle.claim("demo")
+    # The listing (one query per status shown), the tabs (one per status), nothing per row.
+    with django_assert_max_num_queries(len(board.LISTING_ORDER) + 3, connection=connections["tasks"]):
+        assert len(client.get("/tasks/").context["tasks"]) == 40
+    with django_assert_max_num_queries(1, connection=connections["tasks"]), \
+            django_assert_max_num_queries(2, connection=connections["logs"]):
+        assert len(client.get("/events/").context["events"]) == 46
