@@ -80,7 +80,8 @@ def capped_counts(cap, project=None, priority=None):
     if priority:
         base = base.alias(rank=priority_rank()).filter(rank=PRIORITY_RANK.get(priority, 4))
     counts = {status: upto(base.filter(status=status)) for status in LISTING_ORDER}
-    counts["all"] = min(sum(counts.values()), cap + 1)
+    # Every status at or under the cap: the sum is exact; else at least cap + 1.
+    counts["all"] = min(sum(counts.values()), cap + 1) if any(n > cap for n in counts.values()) else sum(counts.values())
     return counts
 
 

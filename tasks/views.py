@@ -61,21 +61,24 @@ def _listing_context(request, params):
 
 
 def _tabs(form, filters, query):
-    """(status filter, label, count text, url query, current) per tab: active, each status, all."""
+    """(status filter, label, count text, url query, current) per tab: active, each status, all.
+
+    A tab of several statuses is their sum: exact while each of them is, else "10k+".
+    """
     counts = board.capped_counts(COUNT_CAP, project=filters["project"], priority=filters["priority"])
     current = (form.cleaned_data.get("status") if form.is_valid() else "") or "active"
     labels = dict(Status.choices)
-    active = sum(counts[s] for s in board.ACTIVE)
-    capped = any(counts[s] > COUNT_CAP for s in board.ACTIVE)
-    rows = [("active", "Active", COUNT_CAP + 1 if capped else active)]
-    rows += [(status, labels[status], counts[status]) for status in board.LISTING_ORDER]
-    rows.append(("all", "All", counts["all"]))
+
+    def text(statuses):
+        if any(counts[s] > COUNT_CAP for s in statuses):
+            return upto(COUNT_CAP + 1, COUNT_CAP)
+        return f"{sum(counts[s] for s in statuses):,}"
+
+    rows = [("active", "Active", text(board.ACTIVE))]
+    rows += [(status, labels[status], text([status])) for status in board.LISTING_ORDER]
+    rows.append(("all", "All", text(board.LISTING_ORDER)))
     rest = {k: v for k, v in query.items() if k not in ("status", "offset")}
-    return [
-        (key, label, upto(n, COUNT_CAP) if not (key == "active" and not capped) else f"{n:,}",
-         urlencode({**rest, "status": key}), key == current)
-        for key, label, n in rows
-    ]
+    return [(key, label, n, urlencode({**rest, "status": key}), key == current) for key, label, n in rows]
 
 
 def _back(request):

@@ -110,7 +110,7 @@ def test_queue_page_has_a_tab_per_status_with_counts_and_the_total(client, demo,
 
     tabs = dict(re.findall(r'class="tab status (\w+)[^"]*"[^>]*>[^<]*<span class="n">([^<]+)</span>', html))
     assert tabs["active"] == "6" and tabs["pending"] == "5" and tabs["in_progress"] == "1"
-    assert tabs["cancelled"] == "1" and tabs["completed"] == "0" and tabs["all"] == "5+"
+    assert tabs["cancelled"] == "1" and tabs["completed"] == "0" and tabs["all"] == "7"
     # Each tab keeps the other filters and marks the one shown.
     assert 'href="/tasks/?project=demo&amp;status=cancelled"' in html
     assert re.search(r'class="tab status active current" aria-current="page"', html)
@@ -124,6 +124,8 @@ def test_the_active_tab_says_cap_plus_when_one_of_its_statuses_is_capped(client,
         factories.task()
     html = client.get("/tasks/").content.decode()
     assert re.search(r'class="tab status active[^"]*"[^>]*>Active <span class="n">2\+</span>', html)
+    assert re.search(r'class="tab status pending[^"]*"[^>]*>Pending <span class="n">2\+</span>', html)
+    assert re.search(r'class="tab status all[^"]*"[^>]*>All <span class="n">2\+</span>', html)
 
 
 # Events as sentences ----------------------------------------------------------
