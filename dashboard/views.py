@@ -10,7 +10,7 @@ from agents.models import Agent
 from agents.views import agent_row
 from common.web import render_page, viewer_required
 from dashboard import charts
-from events import history
+from events import describe, history
 from events.models import Event
 from projects.models import Project
 from tasks import board, pausing
@@ -46,7 +46,7 @@ def dashboard(request):
         "agents": [agent_row(agent, now) for agent in Agent.objects.all()],
         # From the events in ClickHouse when configured (None when not, or when it does not answer).
         "chart": charts.hourly_bars(history.finished_per_hour(now) or board.finished_per_hour(now)),
-        "events": Event.objects.order_by("-id")[:LATEST_EVENTS],
+        "events": describe.annotate(Event.objects.order_by("-id")[:LATEST_EVENTS]),
     }
     return render_page(request, "dashboard/dashboard.html", "board", context)
 

@@ -63,6 +63,33 @@ def status_counts():
     return counts
 
 
+def capped_counts(cap, project=None, priority=None):
+    """{status: n, "all": n} with n exact up to `cap`, else cap + 1 (show it as "cap+").
+
+    Each status is SELECT COUNT(*) FROM (SELECT status … LIMIT cap+1): a range
+    of idx_tasks_status, or of idx_tasks_claim / idx_tasks_project_claim
+    with a project or a priority (its rank), read from the index alone and
+    cut off at the cap, so a million completed tasks cost what `cap` of them
+    do. "all" is their sum, capped alike. Never a COUNT over the whole table.
+    """
+    def upto(queryset):
+        column = "project" if project else "status"
+        return queryset.order_by().values(column)[: cap + 1].count()
+
+    base = Task.objects.for_project(project) if project else Task.objects.all()
+    if priority:
+        base = base.alias(rank=priority_rank()).filter(rank=PRIORITY_RANK.get(priority, 4))
+    counts = {status: upto(base.filter(status=status)) for status in LISTING_ORDER}
+    # Every status at or under the cap: the sum is exact; else at least cap + 1.
+    counts["all"] = min(sum(counts.values()), cap + 1) if any(n > cap for n in counts.values()) else sum(counts.values())
+    return counts
+
+
+def titles(ids):
+    """{task id: description} for `ids` (a page of events' tasks): one query by primary key."""
+    return dict(Task.objects.filter(id__in=list(ids)).values_list("id", "description"))
+
+
 def active_by_priority():
     """{(status, priority): n} for pending and in-progress tasks (idx_tasks_claim ranges)."""
     # Grouped by the rank expression, which idx_tasks_claim holds, not by

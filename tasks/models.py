@@ -163,6 +163,28 @@ class Task(models.Model):
     def __str__(self):
         return f"{self.id} {self.description[:60]}"
 
+    @property
+    def waited(self):
+        """Seconds from being added to being claimed; so far while it waits; None
+        when it finished without a claim (cancelled, say) or has no times."""
+        if self.created_at is None:
+            return None
+        if self.started_at is not None:
+            end = self.started_at
+        elif self.status in (Status.PENDING, Status.PAUSED, Status.BLOCKED, Status.SCHEDULED):
+            end = timezone.now()
+        else:
+            return None
+        return max((end - self.created_at).total_seconds(), 0)
+
+    @property
+    def ran(self):
+        """Seconds from the claim to the end (so far while in progress); None if never claimed."""
+        if self.started_at is None:
+            return None
+        end = self.completed_at or (timezone.now() if self.status == Status.IN_PROGRESS else None)
+        return None if end is None else max((end - self.started_at).total_seconds(), 0)
+
 
 class Dependency(models.Model):
     """`task` waits for `after` to complete (add_task --after, add_dependency).

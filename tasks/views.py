@@ -7,13 +7,16 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from common.errors import ADTError, NotFound
+from common.templatetags.adt_format import upto
 from common.web import PAGE_ROWS, by, operator_required, render_page, viewer_required
+from events import describe
 from events.models import Event
 from tasks import board, dependencies, many, pausing, queue
-from tasks.forms import QueueFilters
-from tasks.models import Priority, Task
+from tasks.forms import AddTaskForm, QueueFilters
+from tasks.models import Priority, Status, Task
 
 ACTIONS = {
     "cancel": ("Cancelled", lambda task_id, who, data: queue.cancel(task_id, by=who)),
@@ -27,6 +30,8 @@ ACTIONS = {
 # Bulk actions take the ticked rows of the page; more than this is a mistake.
 MAX_BULK = 1000
 TIMELINE_ROWS = 500
+# The status tabs count exactly up to this many tasks, then say "10k+".
+COUNT_CAP = 10_000
 
 
 def _listing_context(request, params):
@@ -38,7 +43,12 @@ def _listing_context(request, params):
         offset = 0
     tasks, more = board.listing(**filters, offset=offset, limit=PAGE_ROWS)
     query = {k: v for k, v in params.items() if k in form.fields and v}
+    # "Show more" brings rows only; the tabs are counted with the first page.
+    tabs = None if offset else _tabs(form, filters, query)
     return {
+        "tabs": tabs,
+        # No task at all (in the project chosen): say how to add one.
+        "queue_empty": bool(tabs) and tabs[-1][2] == "0",
         "form": form,
         "tasks": tasks,
         "more": more,
@@ -48,6 +58,27 @@ def _listing_context(request, params):
         "priorities": Priority.choices,
         "back": _back(request),
     }
+
+
+def _tabs(form, filters, query):
+    """(status filter, label, count text, url query, current) per tab: active, each status, all.
+
+    A tab of several statuses is their sum: exact while each of them is, else "10k+".
+    """
+    counts = board.capped_counts(COUNT_CAP, project=filters["project"], priority=filters["priority"])
+    current = (form.cleaned_data.get("status") if form.is_valid() else "") or "active"
+    labels = dict(Status.choices)
+
+    def text(statuses):
+        if any(counts[s] > COUNT_CAP for s in statuses):
+            return upto(COUNT_CAP + 1, COUNT_CAP)
+        return f"{sum(counts[s] for s in statuses):,}"
+
+    rows = [("active", "Active", text(board.ACTIVE))]
+    rows += [(status, labels[status], text([status])) for status in board.LISTING_ORDER]
+    rows.append(("all", "All", text(board.LISTING_ORDER)))
+    rest = {k: v for k, v in query.items() if k not in ("status", "offset")}
+    return [(key, label, n, urlencode({**rest, "status": key}), key == current) for key, label, n in rows]
 
 
 def _back(request):
@@ -62,6 +93,7 @@ def _back(request):
 def queue_page(request):
     context = _listing_context(request, request.GET)
     context["paused"] = list(pausing.paused_projects().values())
+    context["add_form"] = AddTaskForm()
     # "Load more" asks for the next rows only.
     fragment = "rows" if context["offset"] else "results"
     return render_page(request, "tasks/queue.html", fragment, context)
@@ -79,7 +111,8 @@ def detail(request, task_id):
         "task": task,
         "waits_for": waits_for,
         "waited_on_by": waited_on_by,
-        "events": events[:TIMELINE_ROWS],
+        # Its own events: the page names the task already, so no lookup.
+        "events": describe.annotate(events[:TIMELINE_ROWS], titles={}),
         "more_events": len(events) > TIMELINE_ROWS,
         "priorities": Priority.choices,
         "back": _back(request),
@@ -116,9 +149,57 @@ def act(request, task_id, action):
 
 @require_POST
 @operator_required
+def add(request):
+    """The "Add task" form: queue.add with the form's options; refused, the form again with the reason."""
+    form = AddTaskForm(request.POST)
+    if form.is_valid():
+        try:
+            # options() reads the time through queue.start_time, which may refuse too;
+            # queue.add checks the rest and writes nothing when it refuses.
+            task, created = queue.add(**form.options(), by=by(request))
+        except ADTError as e:
+            form.add_error(None, str(e))
+        else:
+            if created:
+                messages.success(request, f"Added task {task.id} to {task.project} ({task.get_status_display().lower()}).")
+            else:
+                messages.info(request, f"Task {task.id} of {task.project} has the key {task.unique_key!r} and is "
+                                       "unfinished: nothing added.")
+            if request.htmx:
+                # The new task belongs somewhere in the listing: show the page again.
+                return HttpResponseClientRefresh()
+            return _redirect_back(request)
+    context = {"add_form": form, "add_open": True, "back": _back(request)}
+    if request.htmx:
+        return render(request, "tasks/queue.html#add_form", context)
+    context.update(_listing_context(request, request.GET), paused=list(pausing.paused_projects().values()))
+    return render(request, "tasks/queue.html", context, status=400)
+
+
+# Bulk actions that take tasks away (from the queue, or from the agent holding
+# them) are asked twice: the first post shows what they would do.
+CONFIRM_BULK = {"cancel", "requeue"}
+
+
+def _confirmation(action, ids):
+    """What a bulk change would take away: how many of the tasks agents hold, and which agents (one query)."""
+    held = dict(Task.objects.filter(id__in=ids, status=Status.IN_PROGRESS).values_list("id", "assigned_to"))
+    return {"action": action, "verb": action.capitalize(), "ids": ids, "held": len(held),
+            "agents": sorted({a for a in held.values() if a})}
+
+
+@require_POST
+@operator_required
 def bulk(request):
     action = request.POST.get("action", "")
     ids = list(dict.fromkeys(request.POST.getlist("ids")))
+    if action in CONFIRM_BULK and ids and len(ids) <= MAX_BULK and not request.POST.get("confirmed"):
+        context = _listing_context(request, request.GET)
+        context["confirm"] = _confirmation(action, ids)
+        if request.htmx:
+            return render(request, "tasks/queue.html#results", context)
+        context.update(paused=list(pausing.paused_projects().values()), add_form=AddTaskForm())
+        return render(request, "tasks/queue.html", context)
     if action not in ACTIONS:
         messages.error(request, "Choose what to do with the selected tasks.")
     elif not ids:

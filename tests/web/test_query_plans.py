@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from events import feed
+from events.views import KNOWN_TYPES
 from tasks import board
 from tests import factories
 from tests.web.servers import https_client
@@ -156,3 +157,28 @@ def test_the_runs_page_reads_indexes_in_id_order(client):
         for sql, plan in found:
             assert index in plan, f"{url}: {plan}\n{sql}"
             assert "TEMP B-TREE" not in plan, f"{url}: {plan}\n{sql}"
+
+
+def test_the_queue_tabs_count_from_indexes_and_stop_at_the_cap():
+    for project, priority in [(None, None), ("demo", None), (None, "low"), ("demo", "low")]:
+        found = plans("tasks", lambda project=project, priority=priority: board.capped_counts(5, project, priority))
+        assert len(found) == len(board.LISTING_ORDER)
+        assert_no_table_scan(found, "tasks")
+        for sql, plan in found:
+            assert "LIMIT 6" in sql, sql
+            if priority:
+                # A range of the claim index by (status, rank); SQLite 3.40 visits
+                # each row for the rank expression, at most cap + 1 of them.
+                assert "<expr>=?)" in plan and "USING INDEX idx_tasks_" in plan, f"{plan}\n{sql}"
+            else:
+                assert "COVERING INDEX" in plan, f"{plan}\n{sql}"
+
+
+def test_a_type_prefix_reads_each_types_index_in_id_order_then_the_page_by_id(client):
+    factories.task()
+    found = [(sql, plan) for sql, plan in plans("logs", lambda: client.get("/events/?type=task.")) if "events" in sql]
+    by_type = [(sql, plan) for sql, plan in found if "idx_events_type" in plan]
+    assert len(by_type) == len([t for t in KNOWN_TYPES if t.startswith("task.")])
+    for sql, plan in found:
+        assert "idx_events_type (type=?)" in plan or "INTEGER PRIMARY KEY (rowid=?)" in plan, f"{plan}\n{sql}"
+        assert "TEMP B-TREE" not in plan, f"{plan}\n{sql}"

@@ -203,7 +203,7 @@ def test_bulk_actions_change_every_selected_task_and_say_which_could_not(client)
     queue.cancel(pending[2].id)
 
     response = client.post(
-        "/tasks/bulk?status=all", {"action": "cancel", "ids": [t.id for t in pending]}, headers=HTMX
+        "/tasks/bulk?status=all", {"action": "cancel", "confirmed": "1", "ids": [t.id for t in pending]}, headers=HTMX
     )
 
     html = response.content.decode()
