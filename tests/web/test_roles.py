@@ -128,7 +128,8 @@ def test_a_viewers_htmx_or_json_post_gets_a_json_error(viewer_client, task):
 
 def test_an_operators_actions_name_the_operator_in_their_events(client, task, schedule):
     assert client.post(f"/tasks/{task.id}/reprioritize", {"priority": "high"}).status_code == 302
-    assert client.post("/tasks/bulk", {"action": "cancel", "ids": [task.id]}).status_code == 302
+    # Bulk cancel asks first; the confirmed post acts.
+    assert client.post("/tasks/bulk", {"action": "cancel", "ids": [task.id], "confirmed": "1"}).status_code == 302
     assert client.post(f"/tasks/{task.id}/retry").status_code == 302
     assert client.post("/projects/demo/pause", {"reason": "deploy"}).status_code == 302
     assert client.post("/projects/demo/resume").status_code == 302
