@@ -116,6 +116,12 @@ def test_admin_change_lists_read_indexes_in_their_order():
         assert found, url
         assert_no_table_scan(found, table)
         for sql, plan in found:
+            if sql.upper().startswith("SELECT COUNT(*) FROM (SELECT"):
+                # The capped count is unordered: its index, or any covering one, and no sorting at all.
+                assert "LIMIT 10001" in sql and "ORDER BY" not in sql, f"{url}: {sql}"
+                assert index in plan or "COVERING INDEX" in plan, f"{url}: {plan}\n{sql}"
+                assert "TEMP B-TREE" not in plan, f"{url}: {plan}\n{sql}"
+                continue
             assert index in plan, f"{url}: {plan}\n{sql}"
             # Sorting only ties of the indexed column (RIGHT PART) is fine.
             assert "TEMP B-TREE FOR ORDER BY" not in plan, f"{url}: {plan}\n{sql}"
