@@ -1,5 +1,7 @@
 """Django admin for every table: through the routers, through the domain modules, cheap on big tables."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from django.db import connections
@@ -88,7 +90,16 @@ def test_lists_offer_projects_from_the_registry_and_types_the_domain_writes(admi
 
 
 def test_change_lists_never_count_a_whole_big_table(admin_client, filled):
-    for url in ["/admin/tasks/task/", "/admin/events/event/", "/admin/events/agentrun/", "/admin/tasks/task/?status__exact=pending"]:
+    for url in [
+        "/admin/tasks/task/",
+        "/admin/events/event/",
+        "/admin/events/agentrun/",
+        "/admin/tasks/task/?status__exact=pending",
+        "/admin/tasks/task/?project=demo",
+        "/admin/tasks/task/?status__exact=completed&priority=low",
+        "/admin/events/event/?level__exact=error",
+        "/admin/events/agentrun/?status__exact=completed&project=demo",
+    ]:
         alias = "tasks" if "tasks" in url else "logs"
         with CaptureQueriesContext(connections[alias]) as queries:
             admin_client.get(url)
@@ -105,6 +116,23 @@ def test_a_capped_count_says_more_than(admin_client, demo, monkeypatch):
         feed.record("test.tick", data={"i": i})
     html = admin_client.get("/admin/events/event/?type=").content.decode()
     assert "more than 3 events" in html
+
+
+def test_a_capped_list_still_pages(admin_client, demo, monkeypatch):
+    from django.contrib import admin
+
+    monkeypatch.setattr("common.paging.CappedPaginator.cap", 3)
+    monkeypatch.setattr(admin.site._registry[Event], "list_per_page", 2)
+    for i in range(5):
+        feed.record("test.tick", data={"i": i})
+    first = admin_client.get("/admin/events/event/?type=test.tick")
+    second = admin_client.get("/admin/events/event/?type=test.tick&p=2")
+    assert first.status_code == second.status_code == 200
+    ids = [[e.id for e in page.context["cl"].result_list] for page in (first, second)]
+    newest = list(Event.objects.filter(type="test.tick").order_by("-id").values_list("id", flat=True))
+    assert ids == [newest[:2], newest[2:4]]
+    # Django's page links, from the capped count.
+    assert re.search(r'href="\?[^"]*\bp=2\b', first.content.decode())
 
 
 def test_task_actions_cancel_retry_and_set_priority_go_through_the_queue(admin_client, filled):
