@@ -22,8 +22,9 @@ from storage.databases import DatabaseURLError, database
 
 TARGET = "copy_target"
 VARIABLES = {"default": "ADT_MAIN_DB", "tasks": "ADT_TASKS_DB", "logs": "ADT_LOGS_DB"}
-# Filled in by migrate on a fresh main database; replaced by the source's rows.
-REBUILT_BY_MIGRATE = {"contenttypes.contenttype", "auth.permission"}
+# Filled in by migrate on a fresh main database (the viewer and operator
+# groups too: dashboard/migrations/0001_roles); replaced by the source's rows.
+REBUILT_BY_MIGRATE = {"contenttypes.contenttype", "auth.permission", "auth.group", "auth.group_permissions"}
 
 
 def models_of(alias):
