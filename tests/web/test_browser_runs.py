@@ -5,22 +5,11 @@ import time
 
 import pytest
 
-from tests.web.servers import ADMIN_PASSWORD, CHROMIUM, CHROMIUM_ARGS, require_chromium
+from tests.web.servers import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.browser
 
 WAIT = 15_000  # ms: the page polls every 2 s; the machine may be busy.
-
-
-@pytest.fixture
-def browser():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class Writer(threading.Thread):

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from tests.support import ADT, PYTHON, ROOT
-from tests.web.servers import ADMIN_PASSWORD, CHROMIUM, CHROMIUM_ARGS, Server, get, require_chromium
+from tests.web.servers import ADMIN_PASSWORD, Server, get
 
 pytestmark = pytest.mark.browser
 
@@ -30,17 +30,6 @@ def demo_site(migrated_home, static_root, tmp_path_factory):
     with Server(adt, static_root) as server:
         server.ids = json.loads(made.stdout)
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def pages(site):
