@@ -38,6 +38,7 @@ def fail_for_good(project, task_id, error):
 
 
 def populate(long=False):
+    from django.conf import settings
     from django.utils import timezone
 
     from agents import lifecycle
@@ -69,12 +70,18 @@ def populate(long=False):
     cancelled = queue.enqueue("web", "Try the new bundler (abandoned: the old one is fine)", priority="low")
     queue.cancel(cancelled.id, by="web:admin")
 
-    # In progress: each agent holds one, with a run.
+    # In progress: each agent holds one, with a run whose log (under ADT_HOME) it writes.
+    runs = {}
     for project, text in (("api", "Add pagination to GET /v1/invoices and document the cursor parameter"),
                           ("web", "Make the settings page readable on a phone")):
         task = queue.enqueue(project, text, priority="urgent" if project == "api" else "normal")
         assert lifecycle.claim(project, project).id == task.id
-        lifecycle.start_run(project, task=task.id, log_path=f"/srv/{project}/.adt/logs/{task.id}.log")
+        log = settings.ADT_HOME / "logs" / f"{task.id}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_bytes(b"".join(
+            f"2026-12-01 12:{i:02d}:00 step {i}: ran the checks of {LONG_URL}\n".encode() for i in range(40)
+        ) + b"a byte that is not UTF-8: \xff, and a NUL: \x00\n")
+        runs[project] = lifecycle.start_run(project, task=task.id, log_path=str(log)).id
     ended = lifecycle.start_run("docs", log_path="/srv/docs/.adt/logs/run.log")
     lifecycle.end_run(ended.id, 1, error="codex: rate limited (429), giving up after 3 tries")
 
@@ -82,7 +89,7 @@ def populate(long=False):
         "web", f"Fix the flaky checkout test; the failing line is at {LONG_URL} and the trace is in the CI log.",
         priority="high", metadata={"issue": 412, "labels": ["flaky", "ci"]},
     )
-    ids = {"url_task": url_task.id}
+    ids = {"url_task": url_task.id, "run": runs["web"]}
     if long:
         ids["long_task"] = queue.enqueue("api", f"Rotate the leaked token {LONG_TOKEN} and update the vault.").id
 

@@ -41,6 +41,8 @@ def pages(ids):
         ("task", f"/tasks/{ids['url_task']}/", both),
         ("events", "/events/", both),
         ("agents", "/agents/", both),
+        ("runs", "/runs/", both),
+        ("run", f"/runs/{ids['run']}/", both),
         ("projects", "/projects/", both),
         ("schedules", "/schedules/", both),
         ("admin", "/admin/", both),

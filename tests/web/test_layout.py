@@ -43,6 +43,8 @@ def pages(site):
         ("task with a long URL", f"/tasks/{ids['url_task']}/"),
         ("feed", "/events/"),
         ("agents", "/agents/"),
+        ("runs", "/runs/"),
+        ("run with its log", f"/runs/{ids['run']}/"),
         ("projects", "/projects/"),
         ("schedules", "/schedules/"),
         ("admin index", "/admin/"),
