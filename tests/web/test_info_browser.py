@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.web.test_browser import add_task, browser, page  # noqa: F401 (fixtures)
+from tests.web.test_browser import add_task, page  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
