@@ -6,8 +6,11 @@ these lists count at most CAP rows and say "more than CAP" past that.
 """
 
 from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 
 class CappedPaginator(Paginator):
@@ -49,3 +52,11 @@ class BigTableAdmin(admin.ModelAdmin):
     list_per_page = 100
     # "Show all" would load every row.
     list_max_show_all = 0
+
+    def action_checkbox(self, obj):
+        # The markup of Django's, in one format_html: Django renders each row's
+        # box through the form widget templates, a fifth of a 100-row page.
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            ACTION_CHECKBOX_NAME, obj.pk, _("Select this object for an action - {}").format(obj),
+        )

@@ -7,9 +7,9 @@ here in Python and counted by the database over plain ranges.
 
 import json
 from base64 import urlsafe_b64decode, urlsafe_b64encode
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from django.db.models import Case, Count, Func, IntegerField, Q, Subquery, Value, When
+from django.db.models import CharField, Count, Func, IntegerField, Q, Subquery
 from django.db.models.expressions import Star
 from django.utils import timezone
 
@@ -129,34 +129,52 @@ def active_by_project(projects):
     return {(project, status): n for project, status, n in rows}
 
 
+class HourOf(Func):
+    """The UTC hour a datetime falls in, as text: "2026-12-01 14".
+
+    On SQLite (and libSQL) the first 13 characters of the stored text, a core
+    function and no date parsing; on PostgreSQL to_char of the UTC time.
+    """
+
+    output_field = CharField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="substr(%(expressions)s, 1, 13)", **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')", **extra
+        )
+
+
 def finished_per_hour(now, hours=24):
     """Completed and failed tasks per hour over the last `hours`, oldest first.
 
     One range query on completed_at, read from idx_tasks_completed alone,
-    grouped by a CASE that puts each row in its hour: the bounds come from
-    Python, so no date function is needed.
+    grouped by the hour's text (HourOf), which costs a third of comparing
+    each row with every hour's bounds.
     """
     hour = timedelta(hours=1)
-    end = now.replace(minute=0, second=0, microsecond=0) + hour
+    end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + hour
     starts = [end - (hours - i) * hour for i in range(hours)]
-    bucket = Case(
-        *[When(completed_at__lt=start + hour, then=Value(i)) for i, start in enumerate(starts)],
-        output_field=IntegerField(),
-    )
     rows = (
         # No status filter here: with one, SQLite (no statistics) prefers the
         # status index and visits all 900k completed tasks. Cancelled ones
         # are counted and left out below.
         Task.objects.filter(completed_at__gte=starts[0], completed_at__lt=end)
         .order_by()
-        .annotate(bucket=bucket)
-        .values_list("bucket", "status")
+        .annotate(hour=HourOf("completed_at"))
+        .values_list("hour", "status")
         .annotate(n=Count("*"))
     )
-    counts = {(i, status): n for i, status, n in rows}
+    counts = {(hour, status): n for hour, status, n in rows}
     return [
-        {"start": start, "completed": counts.get((i, Status.COMPLETED), 0), "failed": counts.get((i, Status.FAILED), 0)}
-        for i, start in enumerate(starts)
+        {
+            "start": start,
+            "completed": counts.get((f"{start:%Y-%m-%d %H}", Status.COMPLETED), 0),
+            "failed": counts.get((f"{start:%Y-%m-%d %H}", Status.FAILED), 0),
+        }
+        for start in starts
     ]
 
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from django import template
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -70,11 +70,10 @@ def ago(moment, now=None):
         moment = moment.replace(tzinfo=UTC)
     now = now if isinstance(now, datetime) else timezone.now()
     exact = moment.astimezone(UTC)
-    return format_html(
-        '<time datetime="{}" title="{} UTC">{}</time>',
-        exact.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        exact.strftime("%Y-%m-%d %H:%M:%S"),
-        relative_text(moment, now),
+    # Digits and our own words only, nothing to escape: a list page calls this per row.
+    return mark_safe(
+        f'<time datetime="{exact.isoformat(timespec="seconds").replace("+00:00", "Z")}" '
+        f'title="{exact.strftime("%Y-%m-%d %H:%M:%S")} UTC">{relative_text(moment, now)}</time>'
     )
 
 
@@ -107,3 +106,12 @@ def upto(n, cap):
 def compact(n):
     """A big number short enough for a small card: 1234567 → 1.2M (the page puts the exact one in a title)."""
     return short_number(n) if isinstance(n, int) else n
+
+
+@register.filter(is_safe=True)
+def clip(text, length):
+    """The first `length` characters, "…" ending what was cut: truncatechars for lists, without its per-character walk."""
+    if text is None:
+        return ""
+    text, length = str(text), int(length)
+    return text if len(text) <= length else text[: length - 1] + "…"

@@ -104,6 +104,42 @@ def test_bulk_reprioritize_of_every_row_on_the_queue_page(page, site):
     assert site.adt.sql("tasks", "SELECT DISTINCT priority FROM tasks") == [("urgent",)]
 
 
+
+def test_a_rows_priority_select_changes_that_task_alone(page, site):
+    from playwright.sync_api import expect
+
+    chosen, other = add_task(site, "raise me", "low"), add_task(site, "leave me", "low")
+    page.goto(site.url + "/tasks/")
+    page.select_option(f"#task-{chosen} select[name=priority]", "high")
+
+    expect(page.locator(f"#task-{chosen} .badge.priority")).to_have_text("high")
+    expect(page.locator("#messages")).to_contain_text(f"Reprioritized task {chosen}.")
+    assert dict(site.adt.sql("tasks", "SELECT id, priority FROM tasks")) == {chosen: "high", other: "low"}
+
+
+def test_the_row_buttons_work_without_javascript(browser, site):
+    from playwright.sync_api import expect
+
+    task_id = add_task(site, "no script here")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(WAIT)
+    page.goto(site.url + "/admin/login/?next=/tasks/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", ADMIN_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(site.url + "/tasks/")
+
+    # A plain form post to the button's own action, then back to the page.
+    page.locator(f"#task-{task_id} button", has_text="Cancel").click()
+    page.wait_for_url(site.url + "/tasks/")
+    expect(page.locator("#messages")).to_contain_text(f"Cancelled task {task_id}.")
+    page.goto(site.url + "/tasks/?status=all")
+    page.locator(f"#task-{task_id} button", has_text="Retry").click()
+    expect(page.locator("#messages")).to_contain_text(f"Retried task {task_id}.")
+    assert site.adt.scalar("tasks", "SELECT status FROM tasks WHERE id = ?", (task_id,)) == "pending"
+    context.close()
+
 def test_filters_update_the_list_and_the_address_bar(page, site):
     from playwright.sync_api import expect
 
