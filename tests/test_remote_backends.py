@@ -153,6 +153,32 @@ def test_the_queue_lifecycle_works_the_same(remote):
     assert "demo" in remote.manage("agent_status").stdout
 
 
+CHART = """
+import json
+from datetime import timedelta
+from django.utils import timezone
+from agents import lifecycle
+from tasks import board, queue
+from tasks.models import Task
+now = timezone.now()
+for hours_ago in (0, 3, 3, 30):
+    task = queue.enqueue("demo", f"done {hours_ago} h ago")
+    lifecycle.claim("demo")
+    queue.complete(task.id, "demo")
+    Task.objects.filter(pk=task.id).update(completed_at=now - timedelta(hours=hours_ago))
+print(json.dumps([(b["completed"], b["failed"]) for b in board.finished_per_hour(now)]))
+"""
+
+
+def test_the_dashboard_chart_counts_tasks_per_hour_the_same(remote):
+    assert remote.manage("register_project", "demo", "/srv/demo").returncode == 0
+    result = remote.python(CHART)
+    assert result.returncode == 0, result.stderr
+    buckets = json.loads(result.stdout.strip().splitlines()[-1])
+    # Two three hours ago, one this hour; the one 30 h ago is off the chart.
+    assert buckets == [[0, 0]] * 20 + [[2, 0], [0, 0], [0, 0], [1, 0]]
+
+
 def test_scheduled_and_unique_tasks_work_the_same(remote):
     assert remote.manage("register_project", "demo", "/srv/demo").returncode == 0
     first = remote.manage("add_task", "--project", "demo", "--description", "once", "--unique", "k", "--json").json()
