@@ -14,6 +14,8 @@ from tasks import board, pausing
 from tasks.models import Status
 
 RECENT_RUNS = 20
+# An agent normally holds one task; past this many the cell says how many more.
+SHOWN_TASKS = 3
 
 
 def agent_row(agent, now, **extra):
@@ -30,7 +32,8 @@ def agent_row(agent, now, **extra):
 def agent_list(request):
     now = timezone.now()
     rows = [
-        agent_row(entry["agent"], now, tasks=entry["tasks"], last_run=entry["last_run"])
+        agent_row(entry["agent"], now, tasks=entry["tasks"][:SHOWN_TASKS], more_tasks=len(entry["tasks"][SHOWN_TASKS:]),
+                  last_run=entry["last_run"])
         for entry in lifecycle.overview()
     ]
     context = {"agents": rows, "runs": AgentRun.objects.order_by("-id")[:RECENT_RUNS]}

@@ -5,7 +5,9 @@ Exit statuses: 0 done, 1 bad input or not found, 2 bad usage (argparse),
 task's current state (e.g. not the holder).
 """
 
+import getpass
 import json
+import os
 import sys
 import time
 from datetime import datetime
@@ -16,6 +18,15 @@ from django.utils.dateparse import parse_datetime
 
 from common import durations
 from common.errors import ADTError, Busy
+
+
+def cli_user():
+    """Who ran this command, for the events of its changes: "cli:USER", as the
+    web writes "web:USER" and the API "api:AGENT"."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
+        return f"cli:uid {os.getuid()}"
 
 
 class ADTCommand(BaseCommand):

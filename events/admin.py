@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from common.paging import BigTableAdmin, ReadOnly
+from common.paging import BigTableAdmin, ReadOnly, when
 from events.models import AgentRun, Event
 from events.views import KNOWN_TYPES
 from projects.admin import ProjectFilter
@@ -27,12 +27,13 @@ class ReadOnlyAdmin(ReadOnly, BigTableAdmin):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
-    list_display = ["id", "timestamp", "level", "type", "project", "agent", "task_id", "data"]
+    timestamp = when("timestamp", "time")
+    list_display = ["id", timestamp, "level", "type", "project", "agent", "task_id", "data"]
     list_filter = ["level", TypeFilter, ProjectFilter]
     search_fields = ["task_id"]
     search_help_text = "A task id: that task's events (exact match, from the task_id index)."
     ordering = ["-id"]
-    sortable_by = ["id", "timestamp"]
+    sortable_by = ["id", timestamp]
 
     def get_search_results(self, request, queryset, search_term):
         # Exact, so idx_events_task answers it; LIKE '%…%' would read every event.
@@ -42,12 +43,13 @@ class EventAdmin(ReadOnlyAdmin):
 
 @admin.register(AgentRun)
 class AgentRunAdmin(ReadOnlyAdmin):
-    list_display = ["id", "project", "provider", "task", "started_at", "ended_at", "status", "exit_code", "error"]
+    started, ended = when("started_at", "started"), when("ended_at", "ended")
+    list_display = ["id", "project", "provider", "task", started, ended, "status", "exit_code", "error"]
     list_filter = ["status", ProjectFilter]
     search_fields = ["task"]
     search_help_text = "A task id: the runs of that task (exact match)."
     ordering = ["-started_at"]
-    sortable_by = ["id", "started_at"]
+    sortable_by = ["id", started]
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

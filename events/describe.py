@@ -77,11 +77,11 @@ def _generic(event, kind, task):
 
 
 def who(by, default="someone"):
-    """The person or process in a `by`: "web:alice" → "alice"; None → `default`."""
+    """The person or process in a `by`: "web:alice" (or api:, cli:) → "alice"; None → `default`."""
     if not by:
         return default
     by = str(by)
-    return by.split(":", 1)[1] if by.startswith(("web:", "api:")) and ":" in by else by
+    return by.split(":", 1)[1] if by.startswith(("web:", "api:", "cli:")) else by
 
 
 def _n(count, thing, things=None):

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 
 from common.errors import ADTError
-from common.paging import BigTableAdmin, ReadOnly
+from common.paging import BigTableAdmin, ReadOnly, when
 from common.web import OperatorActions, by
 from projects.admin import ProjectFilter
 from tasks import checks, many, pausing, queue
@@ -55,11 +55,14 @@ class TaskAddForm(forms.ModelForm):
 
 @admin.register(Task)
 class TaskAdmin(OperatorActions, BigTableAdmin):
-    list_display = ["id", "project", "short_description", "priority", "status", "assigned_to", "created_at", "completed_at", "retry_count"]
+    created, completed = when("created_at", "created"), when("completed_at", "completed")
+    list_display = ["id", "project", "short_description", "priority", "status", "assigned_to", created, completed, "retry_count"]
     list_filter = ["status", PriorityFilter, ProjectFilter]
     search_fields = ["description"]
     search_help_text = "A task id (exact), or words of the description (this reads every task)."
     ordering = ["-created_at"]
+    # In idx_tasks_created, idx_tasks_claim and both project indexes.
+    count_column = "created_at"
 
     def get_ordering(self, request):
         # Each order is one an index gives with the filters chosen. Filtered by
@@ -74,7 +77,7 @@ class TaskAdmin(OperatorActions, BigTableAdmin):
 
     def get_sortable_by(self, request):
         # Only columns an index can sort; any other would sort a million rows.
-        return [] if request.GET.get("status__exact") else ["created_at", "completed_at"]
+        return [] if request.GET.get("status__exact") else [self.created, self.completed]
     action_form = PriorityActionForm
     actions = ["cancel", "retry", "set_priority"]
 

@@ -1,5 +1,6 @@
 """The queue's commands as agents and scripts run them: output, exit codes, no half-writes."""
 
+import getpass
 import json
 
 import pytest
@@ -115,6 +116,11 @@ def test_cancel_retry_requeue_and_set_priority(home):
     assert home.manage("cancel_task", task).stdout.startswith("cancelled ")
     types = [t for (t,) in home.sql("logs", "SELECT type FROM events WHERE task_id=? ORDER BY id", (task,))]
     assert types == ["task.created", "task.reprioritized", "task.cancelled", "task.retried", "task.claimed", "task.requeued", "task.cancelled"]
+    # Each change made from the command line says who ran it, as the web's say "web:NAME".
+    by = {t: json.loads(d).get("by") for t, d in home.sql("logs", "SELECT type, data FROM events WHERE task_id=?", (task,))}
+    me = f"cli:{getpass.getuser()}"
+    assert by == {"task.created": me, "task.reprioritized": me, "task.cancelled": me, "task.retried": me,
+                  "task.claimed": None, "task.requeued": me}
 
 
 @pytest.mark.parametrize(

@@ -172,6 +172,18 @@ def test_agents_page_shows_state_heartbeat_current_task_and_recent_runs(client, 
     assert [r.id for r in response.context["runs"]] == list(AgentRun.objects.order_by("-id").values_list("id", flat=True))
 
 
+
+def test_an_agent_holding_many_tasks_shows_the_oldest_three_and_how_many_more(client, demo):
+    held = []
+    for _ in range(5):
+        factories.task()
+        held.append(lifecycle.claim("demo").id)
+
+    html = client.get("/agents/").content.decode()
+
+    assert [task_id for task_id in held if f'href="/tasks/{task_id}/"' in html] == held[:3]
+    assert 'href="/tasks/?status=in_progress">and 2 more</a>' in html
+
 def test_projects_page_lists_the_registry_with_active_task_counts(client, demo):
     factories.project("other", "/srv/other", config={"max_retries": 5})
     factories.task()

@@ -1,7 +1,5 @@
-import getpass
-
 from agents import tokens
-from common.cli import ADTCommand
+from common.cli import ADTCommand, cli_user
 
 
 class Command(ADTCommand):
@@ -12,6 +10,6 @@ class Command(ADTCommand):
         parser.add_argument("--name", default="", help="A label, e.g. the machine it is for.")
 
     def handle(self, *args, **options):
-        token, text = tokens.create(options["agent"], options["name"], by=getpass.getuser())
+        token, text = tokens.create(options["agent"], options["name"], by=cli_user())
         self.emit({"id": token.id, "agent": token.agent_id, "name": token.name, "token": text},
                   [text, f"(token {token.id} for agent {token.agent_id}; it is not shown again)"])

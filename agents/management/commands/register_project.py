@@ -1,5 +1,5 @@
 from agents import lifecycle
-from common.cli import ADTCommand, json_argument
+from common.cli import ADTCommand, cli_user, json_argument
 
 
 class Command(ADTCommand):
@@ -15,7 +15,7 @@ class Command(ADTCommand):
     def handle(self, *args, **options):
         config = json_argument(options["config"], "--config")
         project, created = lifecycle.register(
-            options["name"], options["path"], options["provider"], options["worktree"], config
+            options["name"], options["path"], options["provider"], options["worktree"], config, by=cli_user()
         )
         data = {
             "name": project.name,

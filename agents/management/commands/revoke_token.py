@@ -1,7 +1,5 @@
-import getpass
-
 from agents import tokens
-from common.cli import ADTCommand
+from common.cli import ADTCommand, cli_user
 
 
 class Command(ADTCommand):
@@ -11,6 +9,6 @@ class Command(ADTCommand):
         parser.add_argument("token_id", type=int)
 
     def handle(self, *args, **options):
-        token = tokens.revoke(options["token_id"], by=getpass.getuser())
+        token = tokens.revoke(options["token_id"], by=cli_user())
         self.emit({"id": token.id, "agent": token.agent_id, "revoked_at": token.revoked_at},
                   f"revoked token {token.id} of agent {token.agent_id}")

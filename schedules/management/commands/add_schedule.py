@@ -1,6 +1,4 @@
-import getpass
-
-from common.cli import ADTCommand
+from common.cli import ADTCommand, cli_user
 from schedules import recurring
 from schedules.output import schedule_dict, schedule_line
 from tasks.models import Priority
@@ -22,6 +20,6 @@ class Command(ADTCommand):
     def handle(self, *args, **options):
         schedule = recurring.add(
             options["name"], options["project"], options["cron"], options["description"], options["priority"],
-            options["timeout"], zone=options["timezone"], replace=options["replace"], by=getpass.getuser(),
+            options["timeout"], zone=options["timezone"], replace=options["replace"], by=cli_user(),
         )
         self.emit(schedule_dict(schedule), f"scheduled {schedule_line(schedule)}")

@@ -1,6 +1,4 @@
-import getpass
-
-from common.cli import ADTCommand
+from common.cli import ADTCommand, cli_user
 from schedules import recurring
 
 
@@ -11,5 +9,5 @@ class Command(ADTCommand):
         parser.add_argument("name")
 
     def handle(self, *args, **options):
-        recurring.remove(options["name"], by=getpass.getuser())
+        recurring.remove(options["name"], by=cli_user())
         self.emit({"name": options["name"], "removed": True}, f"removed schedule {options['name']}")

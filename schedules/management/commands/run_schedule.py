@@ -1,6 +1,4 @@
-import getpass
-
-from common.cli import ADTCommand
+from common.cli import ADTCommand, cli_user
 from schedules import recurring
 from tasks.output import task_dict, task_line
 
@@ -12,5 +10,5 @@ class Command(ADTCommand):
         parser.add_argument("name")
 
     def handle(self, *args, **options):
-        task = recurring.run_now(options["name"], by=getpass.getuser())
+        task = recurring.run_now(options["name"], by=cli_user())
         self.emit(task_dict(task), f"added {task_line(task)}")

@@ -1,4 +1,4 @@
-from common.cli import ADTCommand
+from common.cli import ADTCommand, cli_user
 from tasks import queue
 from tasks.output import task_dict, task_line
 
@@ -12,5 +12,5 @@ class Command(ADTCommand):
                             help="A task it waits for (repeatable).")
 
     def handle(self, *args, **options):
-        task = queue.add_dependency(options["task_id"], options["after"], by="cli")
+        task = queue.add_dependency(options["task_id"], options["after"], by=cli_user())
         self.emit(task_dict(task), f"{task.id} waits for {', '.join(options['after'])}: {task_line(task)}")

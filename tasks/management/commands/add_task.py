@@ -1,4 +1,4 @@
-from common.cli import ADTCommand, datetime_argument, json_argument
+from common.cli import ADTCommand, cli_user, datetime_argument, json_argument
 from tasks import queue
 from tasks.models import Priority
 from tasks.output import task_dict, task_line
@@ -31,6 +31,6 @@ class Command(ADTCommand):
         run_at = queue.start_time(datetime_argument(options["at"], "--at"), options["in_"])
         task, created = queue.add(options["project"], options["description"], options["priority"], metadata,
                                   timeout=options["timeout"], run_at=run_at, unique_key=options["unique"],
-                                  after=options["after"])
+                                  after=options["after"], by=cli_user())
         verb = "added" if created else "already queued"
         self.emit({**task_dict(task), "created": created}, f"{verb} {task_line(task)}")

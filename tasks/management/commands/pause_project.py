@@ -1,6 +1,4 @@
-import getpass
-
-from common.cli import ADTCommand
+from common.cli import ADTCommand, cli_user
 from tasks import pausing
 
 
@@ -10,7 +8,7 @@ class Command(ADTCommand):
     def add_arguments(self, parser):
         parser.add_argument("project")
         parser.add_argument("--reason", help="Shown on the queue page and the dashboard.")
-        parser.add_argument("--by", default=getpass.getuser(), help="Who paused it (default: this user).")
+        parser.add_argument("--by", default=cli_user(), help="Who paused it (default: this user).")
 
     def handle(self, *args, **options):
         paused, held = pausing.pause(options["project"], by=options["by"], reason=options["reason"])

@@ -1,4 +1,4 @@
-from common.cli import ADTCommand
+from common.cli import ADTCommand, cli_user
 from tasks import queue
 from tasks.output import task_dict, task_line
 
@@ -10,5 +10,5 @@ class Command(ADTCommand):
         parser.add_argument("task_id")
 
     def handle(self, *args, **options):
-        task = queue.requeue(options["task_id"], by="cli")
+        task = queue.requeue(options["task_id"], by=cli_user())
         self.emit(task_dict(task), f"requeued {task_line(task)}")

@@ -1,6 +1,4 @@
-import getpass
-
-from common.cli import ADTCommand
+from common.cli import ADTCommand, cli_user
 from tasks import pausing
 
 
@@ -9,7 +7,7 @@ class Command(ADTCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("project")
-        parser.add_argument("--by", default=getpass.getuser(), help="Who resumed it (default: this user).")
+        parser.add_argument("--by", default=cli_user(), help="Who resumed it (default: this user).")
 
     def handle(self, *args, **options):
         released = pausing.resume(options["project"], by=options["by"])

@@ -1,4 +1,4 @@
-from common.cli import ADTCommand
+from common.cli import ADTCommand, cli_user
 from tasks import queue
 from tasks.models import Priority
 from tasks.output import task_dict, task_line
@@ -12,5 +12,5 @@ class Command(ADTCommand):
         parser.add_argument("priority", choices=Priority.values)
 
     def handle(self, *args, **options):
-        task = queue.reprioritize(options["task_id"], options["priority"], by="cli")
+        task = queue.reprioritize(options["task_id"], options["priority"], by=cli_user())
         self.emit(task_dict(task), f"reprioritized {task_line(task)}")
