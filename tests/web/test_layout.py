@@ -133,6 +133,31 @@ def test_the_navigation_collapses_into_a_menu_on_a_phone(browser, demo_site):
     expect(wide.locator("button.menu-toggle")).to_be_hidden()
 
 
+def test_the_admins_links_fold_into_the_same_menu_on_a_phone(browser, demo_site):
+    from playwright.sync_api import expect
+
+    page = new_page(browser, demo_site, "phone")
+    page.goto(demo_site.url + "/admin/tasks/task/")
+    toggle = page.locator("#header button.menu-toggle")
+    events_link = page.locator("#site-nav a", has_text="Events")
+    expect(events_link).to_be_hidden()
+    expect(page.locator("#user-tools")).to_be_hidden()
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(page.locator("#user-tools")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(events_link).to_be_hidden()
+    expect(toggle).to_be_focused()
+    toggle.click()
+    events_link.click()
+    page.wait_for_url(demo_site.url + "/events/")
+
+    wide = new_page(browser, demo_site, "wide")
+    wide.goto(demo_site.url + "/admin/tasks/task/")
+    expect(wide.locator("#site-nav a", has_text="Events")).to_be_visible()
+    expect(wide.locator("#header button.menu-toggle")).to_be_hidden()
+
+
 def test_a_long_description_is_clipped_in_the_queue_and_whole_on_the_task_page(browser, demo_site):
     task_id = demo_site.ids["long_task"]
     page = new_page(browser, demo_site, "phone")

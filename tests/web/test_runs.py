@@ -86,7 +86,8 @@ def test_the_runs_page_lists_runs_newest_first_with_durations_and_exit_status(cl
     assert "running for 4" in html  # 40-odd seconds
     assert '<strong class="error-text">2</strong>' in html and "tests failed" in html
     assert f'href="/runs/{failed.id}/"' in html and f'href="/tasks/{failed.task}/"' in html
-    assert f'title="{failed.started_at:%Y-%m-%dT%H:%M:%S}' in html
+    # When each started, as every page says it: relative, the exact UTC time on hover.
+    assert f'<time datetime="{failed.started_at:%Y-%m-%dT%H:%M:%S}Z" title="{failed.started_at:%Y-%m-%d %H:%M:%S} UTC">2 h 5 min ago</time>' in html
 
 
 def test_the_runs_page_filters_by_agent_and_status(client, home, worktree):
