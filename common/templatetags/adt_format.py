@@ -78,6 +78,16 @@ def ago(moment, now=None):
 
 
 @register.filter
+def exact(moment):
+    """The exact UTC time, "2026-12-01 14:05:09 UTC"; a dash for none. (Django's date filter, localized, costs more per row.)"""
+    if moment is None:
+        return "—"
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+@register.filter
 def duration(value):
     """Seconds as a length of time: "45 s", "2 h 5 min", "3 d"; a dash for none."""
     if value is None or value == "":
