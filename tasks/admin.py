@@ -17,6 +17,7 @@ from tasks.models import PRIORITY_RANK, Pause, Priority, Task, priority_rank
 TASK_ID = re.compile(r"[0-9a-f]{16}")
 # An action takes at most this many tasks (one queue call each).
 MAX_ACTION = 1000
+CREATED, COMPLETED = when("created_at", "created"), when("completed_at", "completed")
 
 
 class PriorityFilter(admin.SimpleListFilter):
@@ -55,8 +56,7 @@ class TaskAddForm(forms.ModelForm):
 
 @admin.register(Task)
 class TaskAdmin(OperatorActions, BigTableAdmin):
-    created, completed = when("created_at", "created"), when("completed_at", "completed")
-    list_display = ["id", "project", "short_description", "priority", "status", "assigned_to", created, completed, "retry_count"]
+    list_display = ["id", "project", "short_description", "priority", "status", "assigned_to", CREATED, COMPLETED, "retry_count"]
     list_filter = ["status", PriorityFilter, ProjectFilter]
     search_fields = ["description"]
     search_help_text = "A task id (exact), or words of the description (this reads every task)."
@@ -77,7 +77,7 @@ class TaskAdmin(OperatorActions, BigTableAdmin):
 
     def get_sortable_by(self, request):
         # Only columns an index can sort; any other would sort a million rows.
-        return [] if request.GET.get("status__exact") else [self.created, self.completed]
+        return [] if request.GET.get("status__exact") else [CREATED, COMPLETED]
     action_form = PriorityActionForm
     actions = ["cancel", "retry", "set_priority"]
 

@@ -69,6 +69,21 @@ def test_change_list_filters(admin_client, filled, url, expected):
     assert len(response.context["cl"].result_list) == expected
 
 
+def test_time_columns_read_as_the_apps_and_sort_by_their_field(admin_client, filled):
+    html = admin_client.get("/admin/tasks/task/").content.decode()
+    newest = max(filled, key=lambda t: t.created_at)
+    assert f'<time datetime="{newest.created_at:%Y-%m-%dT%H:%M:%S}Z"' in html and "just now</time>" in html
+    # Column 7 is "created" (after the checkbox, id, project, description, priority, status, agent).
+    headers = re.findall(r'<th scope="col" class="([^"]*)"', html)
+    assert "sortable column-created_at" in headers[7], headers
+    oldest_first = admin_client.get("/admin/tasks/task/?o=7").context["cl"].result_list
+    assert [t.id for t in oldest_first] == [t.id for t in sorted(filled, key=lambda t: t.created_at)]
+    runs = admin_client.get("/admin/events/agentrun/?o=5").context["cl"].result_list
+    assert len(runs) == 1
+    # Filtered by status, tasks come in claim order and no column sorts.
+    assert "sortable" not in admin_client.get("/admin/tasks/task/?status__exact=pending").content.decode()
+
+
 def test_search_finds_a_task_by_id_or_words_and_events_by_task_id(admin_client, filled):
     task = filled[1]
     assert list(admin_client.get(f"/admin/tasks/task/?q={task.id}").context["cl"].result_list) == [task]
