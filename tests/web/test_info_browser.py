@@ -1,5 +1,7 @@
 """In a real Chromium: adding a task from the queue page, asking before bulk cancel and requeue, reading events."""
 
+import getpass
+
 import pytest
 
 from tests.web.test_browser import add_task, page  # noqa: F401 (fixtures)
@@ -71,7 +73,8 @@ def test_events_read_as_sentences_with_their_data_folded(page, site):  # noqa: F
     add_task(site, "Read me as a sentence")
     page.goto(site.url + "/events/?type=task.")
     row = page.locator("#feed-rows .event").first
-    expect(row.locator(".sentence")).to_have_text("Read me as a sentence added to project demo")
+    # add_task records who ran it: this login.
+    expect(row.locator(".sentence")).to_have_text(f"{getpass.getuser()} added Read me as a sentence to project demo")
     data = row.locator("details.data pre")
     expect(data).to_be_hidden()
     row.locator("summary").click()
