@@ -12,7 +12,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
-from common.templatetags.adt_format import ago
+from common.templatetags.adt_format import ago, compact_json
 
 
 class CappedPaginator(Paginator):
@@ -47,6 +47,18 @@ def when(name, description=None):
     @admin.display(description=description or name.replace("_", " "), ordering=name)
     def column(obj):
         return ago(getattr(obj, name))
+
+    column.__name__ = name
+    return column
+
+
+def first_lines(name, description=None):
+    """A change-list column for the JSON field `name` on one line, shown in its
+    first lines (CSS .clamp): a long value no longer makes its row tall."""
+
+    @admin.display(description=description or name.replace("_", " "))
+    def column(obj):
+        return format_html('<span class="clamp">{}</span>', compact_json(getattr(obj, name)))
 
     column.__name__ = name
     return column

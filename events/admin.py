@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from common.paging import BigTableAdmin, ReadOnly, when
+from common.paging import BigTableAdmin, ReadOnly, first_lines, when
 from events.models import AgentRun, Event
 from events.views import KNOWN_TYPES
 from projects.admin import ProjectFilter
@@ -28,7 +28,7 @@ class ReadOnlyAdmin(ReadOnly, BigTableAdmin):
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
     timestamp = when("timestamp", "time")
-    list_display = ["id", timestamp, "level", "type", "project", "agent", "task_id", "data"]
+    list_display = ["id", timestamp, "level", "type", "project", "agent", "task_id", first_lines("data")]
     list_filter = ["level", TypeFilter, ProjectFilter]
     search_fields = ["task_id"]
     search_help_text = "A task id: that task's events (exact match, from the task_id index)."

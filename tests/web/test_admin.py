@@ -84,6 +84,12 @@ def test_time_columns_read_as_the_apps_and_sort_by_their_field(admin_client, fil
     assert "sortable" not in admin_client.get("/admin/tasks/task/?status__exact=pending").content.decode()
 
 
+def test_an_events_data_shows_on_one_line_in_its_first_lines(admin_client, demo):
+    feed.record("agent.error", project="demo", level="error", data={"error": "x" * 5000, "step": 2})
+    html = admin_client.get("/admin/events/event/").content.decode()
+    assert f'<td class="field-data"><span class="clamp">{{&quot;error&quot;: &quot;{"x" * 5000}&quot;, &quot;step&quot;: 2}}</span></td>' in html
+
+
 def test_search_finds_a_task_by_id_or_words_and_events_by_task_id(admin_client, filled):
     task = filled[1]
     assert list(admin_client.get(f"/admin/tasks/task/?q={task.id}").context["cl"].result_list) == [task]
