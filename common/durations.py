@@ -15,3 +15,12 @@ def seconds(value, name):
     if not number.isdigit() or int(number) == 0:
         raise InvalidInput(f"{name} must be a duration such as 90s, 10m, 2h or 1d, not {value!r}")
     return int(number) * (unit or 1)
+
+
+def short(value):
+    """Seconds in one unit, rounded down: 12 s, 4 min, 3 h, 2 d."""
+    value = int(value)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if value >= size:
+            return f"{value // size} {unit}"
+    return f"{value} s"

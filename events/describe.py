@@ -10,6 +10,8 @@ once for a whole page of events.
 from dataclasses import dataclass
 from datetime import datetime
 
+from common import durations
+
 # {task id: description} for a collection of ids, in one query; set by tasks.apps.
 _titles = None
 
@@ -96,14 +98,6 @@ def _when(value):
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _seconds(value):
-    value = int(value)
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
-        if value >= size:
-            return f"{value // size} {unit}"
-    return f"{value} s"
-
-
 def _retries(data):
     if "retry_count" in data and data.get("max_retries") is not None:
         return f" (retry {data['retry_count']} of {data['max_retries']})"
@@ -168,7 +162,7 @@ def _stale(event, data, task):
     silent = data.get("silent_seconds")
     if silent is None:
         return [f"agent {event.agent} went stale (it never sent a heartbeat)"]
-    return [f"agent {event.agent} went stale after {_seconds(silent)} without a heartbeat"]
+    return [f"agent {event.agent} went stale after {durations.short(silent)} without a heartbeat"]
 
 
 def _run(event, data):
@@ -200,7 +194,7 @@ def _paused(event, data, task):
 def _resumed(event, data, task):
     released, seconds = data.get("tasks"), data.get("paused_seconds")
     return [f"{who(data.get('by'))} resumed project {event.project}",
-            f" after {_seconds(seconds)}" if seconds is not None else "",
+            f" after {durations.short(seconds)}" if seconds is not None else "",
             f"; {_n(released, 'task')} released" if isinstance(released, int) else ""]
 
 
@@ -227,7 +221,7 @@ SENTENCES = {
     "task.retried": lambda e, d, t: [f"{who(d.get('by'))} retried ", t],
     "task.cancelled": _cancelled,
     "task.extended": lambda e, d, t: [f"{e.agent or 'someone'} extended the time limit of ", t,
-                                      f" by {_seconds(d['seconds'])}, to {_when(d['deadline'])}"],
+                                      f" by {durations.short(d['seconds'])}, to {_when(d['deadline'])}"],
     "task.requeued": _requeued,
     "task.reprioritized": lambda e, d, t: [f"{who(d.get('by'))} changed the priority of ", t,
                                            f" from {d['from']} to {d['to']}"],

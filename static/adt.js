@@ -16,21 +16,3 @@ document.addEventListener("htmx:afterSwap", () => {
   if (!rows) return;
   while (rows.children.length > 1000) rows.lastElementChild.remove();
 });
-
-// The header's menu button (narrow screens): open and close the navigation.
-document.addEventListener("click", (event) => {
-  const button = event.target.closest("button.menu-toggle");
-  if (!button) return;
-  const open = button.closest(".top").classList.toggle("open");
-  button.setAttribute("aria-expanded", String(open));
-});
-
-// Escape closes the open menu and gives the focus back to its button.
-document.addEventListener("keydown", (event) => {
-  const top = document.querySelector(".top.open");
-  if (event.key !== "Escape" || !top) return;
-  top.classList.remove("open");
-  const button = top.querySelector("button.menu-toggle");
-  button.setAttribute("aria-expanded", "false");
-  button.focus();
-});

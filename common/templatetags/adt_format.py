@@ -7,6 +7,8 @@ from django import template
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from common import durations
+
 register = template.Library()
 
 
@@ -26,13 +28,7 @@ def pretty_json(value):
 @register.filter
 def seconds(value):
     """12 s, 4 min, 3 h, 2 d; a dash for never."""
-    if value is None:
-        return "never"
-    value = int(value)
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
-        if value >= size:
-            return f"{value // size} {unit}"
-    return f"{value} s"
+    return "never" if value is None else durations.short(value)
 
 
 def _span(total):

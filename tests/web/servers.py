@@ -22,6 +22,16 @@ CHROMIUM_ARGS = [
 ADMIN_PASSWORD = "e2e-password"
 
 
+def log_in(page, base, path="/"):
+    """Open `path` as the admin in a Playwright page: sent to the login form first, then back to `path`."""
+    page.goto(base + path)
+    assert "/admin/login/" in page.url  # anonymous: sent to log in first
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", ADMIN_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(base + path)
+
+
 def require_chromium():
     """Skip (say why) when Debian's chromium is missing, or fail under ADT_REQUIRE_SERVERS=1."""
     if Path(CHROMIUM).exists():

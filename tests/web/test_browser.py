@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.web.servers import ADMIN_PASSWORD
+from tests.web.servers import ADMIN_PASSWORD, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -18,12 +18,7 @@ def page(browser, site):
     page.set_default_timeout(WAIT)
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(site.url + "/events/")
-    assert "/admin/login/" in page.url  # anonymous: sent to log in first
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", ADMIN_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(site.url + "/events/")
+    log_in(page, site.url, "/events/")
     yield page
     assert errors == []
 
@@ -124,11 +119,7 @@ def test_the_row_buttons_work_without_javascript(browser, site):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.set_default_timeout(WAIT)
-    page.goto(site.url + "/admin/login/?next=/tasks/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", ADMIN_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(site.url + "/tasks/")
+    log_in(page, site.url, "/tasks/")
 
     # A plain form post to the button's own action, then back to the page.
     page.locator(f"#task-{task_id} button", has_text="Cancel").click()
@@ -219,11 +210,7 @@ def test_a_search_over_90_days_finds_events_logs_db_no_longer_has(browser, click
     assert adt.manage("prune_logs", "--older-than", "30").returncode == 0
     page = browser.new_page(viewport={"width": width, "height": 900})
     page.set_default_timeout(WAIT)
-    page.goto(clickhouse_site.url + "/events/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", ADMIN_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(clickhouse_site.url + "/events/")
+    log_in(page, clickhouse_site.url, "/events/")
     expect(page.locator("#feed-rows .row.event.level-info >> text=test.old")).to_have_count(0)
 
     # The type select offers the known types; another type comes from the address, and stays chosen.

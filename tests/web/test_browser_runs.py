@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.web.servers import ADMIN_PASSWORD
+from tests.web.servers import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -43,11 +43,7 @@ def test_a_running_runs_log_follows_the_file_as_it_grows_and_stops_when_the_run_
     page.set_default_timeout(WAIT)
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{site.url}/runs/{run_id}/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", ADMIN_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{site.url}/runs/{run_id}/")
+    log_in(page, site.url, f"/runs/{run_id}/")
     expect(page.locator("#log-text")).to_contain_text("agent started")
     expect(page.locator("#log-poller .live")).to_be_visible()
     page.evaluate("window.notReloaded = true")

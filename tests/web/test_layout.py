@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from tests.support import ADT, PYTHON, ROOT
-from tests.web.servers import ADMIN_PASSWORD, Server, get
+from tests.web.servers import ADMIN_PASSWORD, Server, get, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -61,11 +61,7 @@ def new_page(browser, site, width, scheme="light", login=True):
     page = context.new_page()
     page.set_default_timeout(15_000)
     if login:
-        page.goto(site.url + "/admin/login/?next=/")
-        page.fill("#id_username", "admin")
-        page.fill("#id_password", ADMIN_PASSWORD)
-        page.click("input[type=submit]")
-        page.wait_for_url(site.url + "/")
+        log_in(page, site.url)
     return page
 
 
