@@ -15,6 +15,13 @@ def member(name, role):
     return user
 
 
+def logged_in(user):
+    """A test client (through the TLS proxy, as in production) with `user` logged in."""
+    client = https_client()
+    client.force_login(user)
+    return client
+
+
 @pytest.fixture
 def staff(db):
     """An operator: the pages' tests look and act."""
@@ -24,9 +31,7 @@ def staff(db):
 @pytest.fixture
 def client(staff):
     """An operator's client (the pages' audience)."""
-    client = https_client()
-    client.force_login(staff)
-    return client
+    return logged_in(staff)
 
 
 @pytest.fixture
@@ -37,18 +42,14 @@ def viewer(db):
 @pytest.fixture
 def viewer_client(viewer):
     """A viewer's client: may look, may not act."""
-    client = https_client()
-    client.force_login(viewer)
-    return client
+    return logged_in(viewer)
 
 
 @pytest.fixture
 def outsider_client(db):
     """Logged in, but not staff."""
     user = User.objects.create_user("outsider", password="pw")
-    client = https_client()
-    client.force_login(user)
-    return client
+    return logged_in(user)
 
 
 @pytest.fixture
